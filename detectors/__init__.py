@@ -1,0 +1,1 @@
+"""Detectors: models that turn frames and audio into observations."""

@@ -1,0 +1,72 @@
+"""Contracts shared by detectors, the media pipeline and the alert rules.
+
+A detector looks at one frame (or one chunk of audio) and reports, for each alert kind it
+covers, whether the condition holds *now*. It never decides whether that is an incident:
+the per-session rule engine in `alerts/` does that over time, with hysteresis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AlertKind(StrEnum):
+    """Every alert the product raises; the values are the public names."""
+
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_MISMATCH = "face_mismatch"
+    LOOKING_AWAY = "looking_away"
+    TALKING = "talking"
+    SPEECH = "speech"
+    CAMERA_BLOCKED = "camera_blocked"
+    STREAM_LOST = "stream_lost"
+    # Reported by the candidate's page over the data channel.
+    FOCUS_LOST = "focus_lost"
+    FULLSCREEN_EXIT = "fullscreen_exit"
+    COPY_PASTE = "copy_paste"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Whether one alert condition holds at one instant."""
+
+    kind: AlertKind
+    active: bool
+    """True while the condition holds (no face seen, two faces seen, ...)."""
+    ts: float
+    """Seconds on the session's clock (monotonic, same clock for every source)."""
+    confidence: float = 1.0
+    """How sure the detector is, 0..1."""
+    message: str = ""
+    """Short human-readable detail, e.g. "2 faces in view"."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaceBox:
+    """A detected face in normalised image coordinates (0..1, origin top-left)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class FrameAnalysis:
+    """Everything one frame told us: observations for the rules, geometry for overlays."""
+
+    ts: float
+    observations: tuple[Observation, ...]
+    faces: tuple[FaceBox, ...] = ()
+    yaw: float | None = None
+    """Head yaw in degrees relative to the candidate's calibrated neutral pose."""
+    pitch: float | None = None
+    gaze: tuple[float, float] | None = None
+    """Iris offset from the eye centre, -1..1 per axis (x right, y down), when measured."""
+    identity_distance: float | None = None
+    """Descriptor distance to the enrolled face when an identity check ran on this frame."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """Time spent per stage, for benchmarks."""
