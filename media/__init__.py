@@ -1,0 +1,1 @@
+"""Media ingest: reading remote tracks and sampling them for the detectors."""

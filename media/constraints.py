@@ -1,0 +1,66 @@
+"""What the candidate's page should capture and send.
+
+Detectors look at 2 frames a second of 640x480 at most, so anything the browser sends beyond
+that is decoded for nothing: Chromium's default is 640x480 at 30 fps, about 0.7 Mbit/s. The
+REST layer returns `CaptureProfile().page_settings()` with the SDP answer; the page passes
+`getUserMedia` the `constraints` and may also apply `sender` with
+`RTCRtpSender.setParameters`. The answer itself carries `b=AS`/`b=TIAS` for the video
+(`signaling.sdp.with_bandwidth`), which browsers obey even if the page does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CaptureProfile"]
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureProfile:
+    """Resolution, frame rate and bitrate asked of the candidate's browser."""
+
+    width: int = 640
+    """Face detection (192x192 input) and the 5-point descriptor need no more than this."""
+    height: int = 480
+    frame_rate: int = 15
+    """Enough for smooth proctor viewing; analysis samples far fewer frames anyway."""
+    video_kbps: int = 500
+    """VP8 at 640x480, 15 fps stays sharp enough for face descriptors at this rate."""
+    audio_kbps: int = 32
+    """Opus mono speech."""
+
+    def __post_init__(self) -> None:
+        for name in ("width", "height", "frame_rate", "video_kbps", "audio_kbps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"CaptureProfile.{name} must be positive")
+
+    def media_constraints(self) -> dict[str, Any]:
+        """`MediaStreamConstraints` for `navigator.mediaDevices.getUserMedia`."""
+        return {
+            "video": {
+                "width": {"ideal": self.width, "max": self.width},
+                "height": {"ideal": self.height, "max": self.height},
+                "frameRate": {"ideal": self.frame_rate, "max": self.frame_rate},
+                "facingMode": "user",
+            },
+            "audio": {
+                "channelCount": 1,
+                "echoCancellation": True,
+                # Noise suppression and gain control reshape the very background voices and
+                # levels the speech detector listens for.
+                "noiseSuppression": False,
+                "autoGainControl": False,
+            },
+        }
+
+    def sender_parameters(self) -> dict[str, Any]:
+        """Per-kind `RTCRtpEncodingParameters` for `RTCRtpSender.setParameters`."""
+        return {
+            "video": {"maxBitrate": self.video_kbps * 1000, "maxFramerate": self.frame_rate},
+            "audio": {"maxBitrate": self.audio_kbps * 1000},
+        }
+
+    def page_settings(self) -> dict[str, Any]:
+        """Everything the page needs, as one JSON-ready dict to return with the answer."""
+        return {"constraints": self.media_constraints(), "sender": self.sender_parameters()}

@@ -1,0 +1,1 @@
+"""WebRTC signaling: ICE settings, offer checking, one peer connection per exam session."""
