@@ -211,7 +211,7 @@ def resolve_rules(
         if not isinstance(overrides, Mapping):
             raise ValueError(f"overrides: expected an object keyed by kind, got {overrides!r}")
         for name, changes in overrides.items():
-            path = f"overrides.{name}"
+            path = str(name)  # the REST layer prefixes "rules_overrides: "
             kind = _kind(path, name)
             rules[kind] = _apply(path, rules[kind], changes)
     return RuleBook(preset=preset, rules=MappingProxyType(rules))
