@@ -1,0 +1,201 @@
+"""Voice activity: silero VAD (v5+ ONNX model) run with onnxruntime directly.
+
+The model takes 512-sample chunks of 16 kHz audio preceded by the last 64 samples of the
+previous chunk (its "context"), plus a recurrent state of shape (2, 1, 128), and returns
+the speech probability and the next state. This mirrors silero_vad's own OnnxWrapper,
+which we cannot import (it needs torch).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from detectors.base import AlertKind, Observation
+from detectors.model_files import SILERO_VAD, model_path
+
+SAMPLE_RATE = 16_000
+CHUNK = 512  # 32 ms: the only chunk size the model takes at 16 kHz
+CONTEXT = 64
+
+
+class SileroVad:
+    """The loaded ONNX session; holds no stream state, so one per thread serves many
+    streams (`VadStream` keeps each stream's state)."""
+
+    def __init__(self) -> None:
+        opts = ort.SessionOptions()
+        # Parallelism comes from sessions in worker threads, not from inside one model.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(model_path(SILERO_VAD)), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+
+    def run(self, chunk_with_context: np.ndarray, state: np.ndarray) -> tuple[float, np.ndarray]:
+        """(576,) float32 samples and (2, 1, 128) state -> (probability, next state)."""
+        prob, new_state = self._session.run(
+            None,
+            {"input": chunk_with_context[np.newaxis, :], "state": state, "sr": self._sr},
+        )
+        return float(np.asarray(prob).reshape(-1)[0]), np.asarray(new_state, dtype=np.float32)
+
+
+class Resampler:
+    """Streaming resampler to 16 kHz: windowed-sinc low-pass, then linear interpolation.
+
+    Stateful so that 20 ms WebRTC frames join without clicks. Good enough for VAD (which
+    only needs the speech band), not meant for listening.
+    """
+
+    def __init__(self, in_rate: int, out_rate: int = SAMPLE_RATE, taps: int = 63) -> None:
+        if in_rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {in_rate}")
+        self.in_rate, self.out_rate = in_rate, out_rate
+        self.step = in_rate / out_rate
+        if in_rate > out_rate:
+            # Cut-off a little under the new Nyquist frequency (in cycles per input sample).
+            cutoff = 0.45 * out_rate / in_rate
+            n = np.arange(taps) - (taps - 1) / 2
+            kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(taps)
+            self._kernel: np.ndarray | None = (kernel / kernel.sum()).astype(np.float32)
+            self._history = np.zeros(taps - 1, dtype=np.float32)
+        else:
+            self._kernel = None
+            self._history = np.zeros(0, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)  # filtered, not yet consumed
+        self._pos = 0.0  # position of the next output sample within _pending
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        x = np.asarray(samples, dtype=np.float32)
+        if self.in_rate == self.out_rate:
+            return x
+        if self._kernel is not None:
+            padded = np.concatenate([self._history, x])
+            filtered = np.convolve(padded, self._kernel, mode="valid").astype(np.float32)
+            self._history = padded[len(padded) - len(self._history) :]
+        else:
+            filtered = x
+        buf = np.concatenate([self._pending, filtered])
+        if len(buf) < 2:
+            self._pending = buf
+            return np.zeros(0, dtype=np.float32)
+        count = max(0, math.floor((len(buf) - 1 - self._pos) / self.step) + 1)
+        positions = self._pos + self.step * np.arange(count)
+        out = np.interp(positions, np.arange(len(buf)), buf).astype(np.float32)
+        next_pos = self._pos + self.step * count
+        drop = min(int(next_pos), len(buf) - 1)
+        self._pending = buf[drop:]
+        self._pos = next_pos - drop
+        return out
+
+
+def to_mono_float(pcm: np.ndarray, channels: int = 1) -> np.ndarray:
+    """Mono float32 in [-1, 1] from int16/float PCM.
+
+    `pcm` is either 1-D interleaved (`channels` samples per frame) or 2-D planar with
+    shape (channels, samples).
+    """
+    a = np.asarray(pcm)
+    if a.dtype == np.int16:
+        a = a.astype(np.float32) / 32768.0
+    elif a.dtype == np.int32:
+        a = a.astype(np.float32) / 2147483648.0
+    else:
+        a = a.astype(np.float32)
+    if a.ndim == 2:
+        return a.mean(axis=0) if a.shape[0] > 1 else a[0]
+    if channels > 1:
+        usable = len(a) - len(a) % channels
+        return a[:usable].reshape(-1, channels).mean(axis=1)
+    return a
+
+
+def pcm_from_frame(frame: Any) -> tuple[np.ndarray, int]:
+    """(mono float32 samples, sample rate) from a PyAV `AudioFrame` (what aiortc yields).
+
+    Packed frames (e.g. Opus decoded as s16 stereo) come as one interleaved row;
+    planar ones as one row per channel.
+    """
+    data = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if frame.format.is_planar:
+        return to_mono_float(data), int(frame.sample_rate)
+    return to_mono_float(data.reshape(-1), channels), int(frame.sample_rate)
+
+
+class VoiceActivityDetector:
+    """Per audio stream: feed PCM as it arrives, get one SPEECH observation per window.
+
+    `threshold` applies to the mean speech probability over the window (~0.32 s by
+    default, ten model chunks).
+    """
+
+    def __init__(
+        self,
+        vad: SileroVad | None = None,
+        threshold: float = 0.5,
+        window_chunks: int = 10,
+    ) -> None:
+        self._vad = vad
+        self.threshold = threshold
+        self.window_chunks = window_chunks
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (e.g. after a gap or a new track)."""
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(CONTEXT, dtype=np.float32)
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_ts = 0.0
+        self._probs: list[float] = []
+        self._resampler: Resampler | None = None
+
+    def feed(
+        self, pcm: np.ndarray, sample_rate: int, ts: float, channels: int = 1
+    ) -> list[Observation]:
+        """Add audio whose first sample was captured at `ts` (session clock, seconds).
+
+        Returns the observations for every window completed by this audio (often none,
+        sometimes one, more for long inputs). Each observation's ts is the window's end.
+        """
+        mono = to_mono_float(pcm, channels)
+        if self._resampler is None or self._resampler.in_rate != sample_rate:
+            self._resampler = Resampler(sample_rate)
+        audio = self._resampler.process(mono)
+        # Re-anchor the clock on every feed so dropped packets do not accumulate drift.
+        self._buffer_ts = ts - len(self._buffer) / SAMPLE_RATE
+        self._buffer = np.concatenate([self._buffer, audio])
+        vad = self._vad
+        if vad is None:
+            from detectors.models import shared_models
+
+            vad = shared_models().vad
+        observations = []
+        offset = 0
+        while len(self._buffer) - offset >= CHUNK:
+            chunk = self._buffer[offset : offset + CHUNK]
+            prob, self._state = vad.run(np.concatenate([self._context, chunk]), self._state)
+            self._context = chunk[-CONTEXT:]
+            offset += CHUNK
+            self._probs.append(prob)
+            if len(self._probs) >= self.window_chunks:
+                mean = float(np.mean(self._probs))
+                self._probs.clear()
+                active = mean >= self.threshold
+                observations.append(
+                    Observation(
+                        kind=AlertKind.SPEECH,
+                        active=active,
+                        ts=self._buffer_ts + offset / SAMPLE_RATE,
+                        confidence=mean,
+                        message=f"speech probability {mean:.2f}",
+                    )
+                )
+        self._buffer = self._buffer[offset:]
+        self._buffer_ts += offset / SAMPLE_RATE
+        return observations
