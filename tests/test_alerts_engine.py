@@ -26,9 +26,7 @@ def frames(
 ) -> list[Observation]:
     """Observations every `step` seconds from `start` up to and including `stop`."""
     count = round((stop - start) / step) + 1
-    return [
-        Observation(kind, active, start + i * step, confidence, message) for i in range(count)
-    ]
+    return [Observation(kind, active, start + i * step, confidence, message) for i in range(count)]
 
 
 def run(engine: RuleEngine, observations: list[Observation]) -> list[AlertEvent]:
@@ -159,9 +157,7 @@ def test_face_mismatch_needs_two_consecutive_failed_checks() -> None:
 
 def test_kinds_are_debounced_independently() -> None:
     e = engine()
-    obs = sorted(
-        frames(K.NO_FACE, 0.0, 3.5) + frames(K.LOOKING_AWAY, 0.0, 3.5), key=lambda o: o.ts
-    )
+    obs = sorted(frames(K.NO_FACE, 0.0, 3.5) + frames(K.LOOKING_AWAY, 0.0, 3.5), key=lambda o: o.ts)
     assert states(run(e, obs)) == [(K.NO_FACE, STARTED)]  # looking_away needs 4 s
     assert states(e.feed(Observation(K.LOOKING_AWAY, True, 4.0))) == [(K.LOOKING_AWAY, STARTED)]
     # Clearing one kind leaves the other open.
