@@ -1,0 +1,1 @@
+"""The REST API: operations declared once, from which both the router and OpenAPI are built."""

@@ -1,0 +1,89 @@
+"""Every error leaves the server as JSON `{"error": {"code", "message"}}` with a 4xx/5xx status."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from core.keys import SERVICES
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def bad_request(code: str, message: str, **details: Any) -> ApiError:
+    return ApiError(400, code, message, **details)
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message)
+
+
+def forbidden(message: str = "you may not do this") -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def not_found(what: str) -> ApiError:
+    # Also used for things that exist but the caller may not see: do not reveal which.
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def conflict(code: str, message: str) -> ApiError:
+    return ApiError(409, code, message)
+
+
+def unprocessable(code: str, message: str, **details: Any) -> ApiError:
+    return ApiError(422, code, message, **details)
+
+
+def error_response(status: int, code: str, message: str, **details: Any) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    body.update(details)
+    return web.json_response({"error": body}, status=status)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        response = error_response(error.status, error.code, error.message, **error.details)
+        if error.status == 429 and "retry_after" in error.details:
+            response.headers["Retry-After"] = str(error.details["retry_after"])
+        return response
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        message = error.text or error.reason
+        if error.status == 413:
+            limit = request.app[SERVICES].settings.max_body_bytes
+            message = f"the request body is larger than the limit of {limit} bytes"
+        code = _HTTP_CODES.get(error.status, "http_error")
+        return error_response(error.status, code, message or error.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the server hit an unexpected error")

@@ -1,0 +1,93 @@
+"""Every REST operation, declared once."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api import accounts, alert_history, attempts, exams, upload
+from api.openapi import openapi_handler
+from api.operation import Operation, bind
+from api.schemas import (
+    AlertOut,
+    AlertPage,
+    AlertQuery,
+    AnswersBody,
+    CreateUserBody,
+    EnrolBody,
+    EnrolOut,
+    ExamIn,
+    ExamList,
+    ExamOut,
+    LoginBody,
+    LoginOut,
+    RegisterBody,
+    ReviewBody,
+    SavedOut,
+    SessionList,
+    SessionOut,
+    SessionQuery,
+    SubmitBody,
+    SubmitOut,
+    UploadFrameOut,
+    UserOut,
+)
+
+ANYONE = ("candidate", "proctor", "admin")
+STAFF = ("proctor", "admin")
+CANDIDATE = ("candidate",)
+ADMIN = ("admin",)
+
+OPERATIONS: list[Operation] = [
+    Operation("POST", "/register", accounts.register, "Register a candidate account", None,
+              body=RegisterBody, response=UserOut, status=201, errors=(409, 422)),
+    Operation("POST", "/login", accounts.login, "Log in; returns a bearer token", None,
+              body=LoginBody, response=LoginOut, errors=(401, 422, 429)),
+    Operation("GET", "/api/me", accounts.me, "The caller's account", ANYONE, response=UserOut),
+    Operation("POST", "/api/users", accounts.add_user, "Create a user of any role", ADMIN,
+              body=CreateUserBody, response=UserOut, status=201, errors=(409, 422)),
+    Operation("POST", "/api/exams", exams.create_exam, "Create an exam with questions", STAFF,
+              body=ExamIn, response=ExamOut, status=201, errors=(422,)),
+    Operation("GET", "/api/exams", exams.list_exams, "Exams the caller may see", ANYONE,
+              response=ExamList),
+    Operation("GET", "/api/exams/{exam_id}", exams.get_exam, "One exam (answer keys for staff)",
+              ANYONE, response=ExamOut, errors=(404,)),
+    Operation("POST", "/api/exams/{exam_id}/candidates", exams.enrol_candidates,
+              "Enrol candidates in an exam", STAFF, body=EnrolBody, response=EnrolOut,
+              errors=(404, 422)),
+    Operation("POST", "/api/exams/{exam_id}/proctors", exams.enrol_proctors,
+              "Assign proctors to an exam", STAFF, body=EnrolBody, response=EnrolOut,
+              errors=(404, 422)),
+    Operation("POST", "/api/exams/{exam_id}/sessions", attempts.start_session,
+              "Start an attempt (one active attempt per candidate and exam)", CANDIDATE,
+              response=SessionOut, status=201, errors=(404, 409)),
+    Operation("GET", "/api/sessions", attempts.list_sessions, "Attempts the caller may see",
+              ANYONE, query=SessionQuery, response=SessionList),
+    Operation("GET", "/api/sessions/{session_id}", attempts.get_session, "One attempt", ANYONE,
+              response=SessionOut, errors=(404,)),
+    Operation("PUT", "/api/sessions/{session_id}/answers", attempts.save_answers,
+              "Autosave answers during the attempt", CANDIDATE, body=AnswersBody,
+              response=SavedOut, errors=(404, 409, 422)),
+    Operation("POST", "/api/sessions/{session_id}/terminate", attempts.terminate_session,
+              "End a candidate's attempt", STAFF, response=SessionOut, errors=(404, 409)),
+    Operation("POST", "/submit", attempts.submit, "Submit answers and close the attempt",
+              CANDIDATE, body=SubmitBody, response=SubmitOut, errors=(404, 409, 422)),
+    Operation("GET", "/alerts", alert_history.list_alerts, "Alert history, newest first",
+              ANYONE, query=AlertQuery, response=AlertPage),
+    Operation("GET", "/api/alerts/{alert_id}", alert_history.get_alert, "One alert", ANYONE,
+              response=AlertOut, errors=(404,)),
+    Operation("PATCH", "/api/alerts/{alert_id}", alert_history.review_alert,
+              "Review an alert: confirm or dismiss, with a note", STAFF, body=ReviewBody,
+              response=AlertOut, errors=(404, 422)),
+    Operation("GET", "/api/alerts/{alert_id}/evidence", alert_history.alert_evidence,
+              "The alert's evidence snapshot", ANYONE, binary_response="image/jpeg",
+              errors=(404,)),
+    Operation("POST", "/upload-frame", upload.upload_frame,
+              "Analyse one frame (for clients without WebRTC)", CANDIDATE,
+              form=upload.UPLOAD_FORM, response=UploadFrameOut, errors=(404, 409, 413, 415, 422)),
+]  # fmt: skip
+
+
+def setup_routes(app: web.Application, operations: list[Operation]) -> None:
+    for operation in operations:
+        app.router.add_route(operation.method, operation.path, bind(operation))
+    app.router.add_get("/api/openapi.json", openapi_handler(operations))

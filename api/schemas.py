@@ -1,0 +1,220 @@
+"""Request and response bodies. Bodies are strict: unknown fields and wrong types are refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+RoleName = Literal["candidate", "proctor", "admin"]
+PresetName = Literal["strict", "normal", "lenient"]
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class QueryModel(BaseModel):
+    # Query strings are text: types are coerced ("5" -> 5), unknown keys still refused.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterBody(StrictBody):
+    username: Username
+    password: Password
+    full_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class LoginBody(StrictBody):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class CreateUserBody(RegisterBody):
+    role: RoleName
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: RoleName
+    full_name: str | None
+    created_at: datetime
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class QuestionIn(StrictBody):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    options: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=26)] = []
+    answer: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    """The correct answer; omit for open questions graded by a person."""
+    points: Annotated[float, Field(ge=0, le=1000)] = 1.0
+
+    @model_validator(mode="after")
+    def answer_is_an_option(self) -> QuestionIn:
+        if self.options and self.answer is not None and self.answer not in self.options:
+            raise ValueError("answer must be one of options")
+        return self
+
+
+class ExamIn(StrictBody):
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=10000)] = ""
+    duration_minutes: Annotated[int, Field(ge=1, le=1440)]
+    show_score: bool = True
+    rules_preset: PresetName = "normal"
+    rules_overrides: dict[str, dict[str, float | int | bool | str]] = {}
+    questions: Annotated[list[QuestionIn], Field(max_length=500)] = []
+
+
+class QuestionOut(BaseModel):
+    id: int
+    position: int
+    text: str
+    options: list[str]
+    points: float
+    answer: str | None = None
+    """Only shown to proctors and admins."""
+
+
+class ExamOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    duration_minutes: int
+    show_score: bool
+    rules_preset: str
+    rules_overrides: dict[str, dict[str, float | int | bool | str]]
+    questions: list[QuestionOut]
+    created_at: datetime
+
+
+class ExamList(BaseModel):
+    exams: list[ExamOut]
+
+
+class EnrolBody(StrictBody):
+    user_ids: Annotated[list[int], Field(max_length=1000)] = []
+    usernames: Annotated[list[Username], Field(max_length=1000)] = []
+
+    @model_validator(mode="after")
+    def someone(self) -> EnrolBody:
+        if not self.user_ids and not self.usernames:
+            raise ValueError("give user_ids or usernames")
+        return self
+
+
+class EnrolOut(BaseModel):
+    exam_id: int
+    role: Literal["candidate", "proctor"]
+    user_ids: list[int]
+
+
+class SessionOut(BaseModel):
+    session_id: int
+    exam_id: int
+    candidate_id: int
+    status: Literal["active", "submitted", "terminated", "expired"]
+    started_at: datetime
+    deadline_at: datetime
+    ended_at: datetime | None
+    seconds_left: float
+    risk_score: float
+    score: float | None
+    max_score: float | None
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+class SessionQuery(QueryModel):
+    exam_id: int | None = None
+    status: Literal["active", "submitted", "terminated", "expired"] | None = None
+
+
+class AnswerIn(StrictBody):
+    question_id: int
+    answer: Annotated[str, StringConstraints(max_length=20000)]
+
+
+class AnswersBody(StrictBody):
+    answers: Annotated[list[AnswerIn], Field(max_length=500)]
+
+
+class SubmitBody(AnswersBody):
+    session_id: int
+
+
+class SavedOut(BaseModel):
+    session_id: int
+    saved: int
+
+
+class SubmitOut(BaseModel):
+    session_id: int
+    status: str
+    score: float | None
+    """None when the exam does not show scores to candidates."""
+    max_score: float | None
+
+
+class AlertOut(BaseModel):
+    id: int
+    incident_id: str
+    session_id: int
+    exam_id: int
+    kind: str
+    severity: str
+    state: str
+    started_at: datetime
+    ended_at: datetime | None
+    message: str
+    confidence: float
+    evidence_url: str | None
+    review_status: Literal["pending", "confirmed", "dismissed"]
+    review_note: str | None
+    reviewed_by: int | None
+    reviewed_at: datetime | None
+
+
+class AlertQuery(QueryModel):
+    session_id: int | None = None
+    exam_id: int | None = None
+    kind: Annotated[str, StringConstraints(max_length=32)] | None = None
+    severity: Literal["low", "medium", "high"] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    review_status: Literal["pending", "confirmed", "dismissed"] | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReviewBody(StrictBody):
+    review_status: Literal["pending", "confirmed", "dismissed"]
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class UploadFrameOut(BaseModel):
+    session_id: int
+    faces: list[dict[str, float]]
+    observations: list[dict[str, str | float | bool]]
+    alerts: list[AlertOut]

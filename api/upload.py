@@ -1,0 +1,69 @@
+"""`POST /upload-frame`: one JPEG/PNG frame through the same detectors and rules as WebRTC."""
+
+from __future__ import annotations
+
+from aiohttp import BodyPartReader, web
+
+from api.access import load_session
+from api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from api.operation import Call
+from api.schemas import UploadFrameOut
+
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+UPLOAD_FORM = {
+    "type": "object",
+    "required": ["session_id", "image"],
+    "properties": {
+        "session_id": {"type": "integer"},
+        "image": {"type": "string", "format": "binary", "description": "JPEG or PNG, <= 4 MiB"},
+    },
+}
+
+
+async def _read_form(request: web.Request) -> tuple[int, bytes]:
+    if not request.content_type.startswith("multipart/form-data"):
+        raise ApiError(
+            415, "unsupported_media_type", "send multipart/form-data with session_id and image"
+        )
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError) as error:
+        raise bad_request("malformed_form", f"the form could not be read: {error}") from None
+    session_raw: str | None = None
+    image: bytes | None = None
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise bad_request("malformed_form", "nested multipart is not accepted")
+        if part.name == "session_id":
+            session_raw = (await part.read(decode=True)).decode("utf-8", "replace").strip()
+        elif part.name == "image":
+            image = await part.read(decode=True)
+            if len(image) > MAX_IMAGE_BYTES:
+                raise ApiError(413, "image_too_large", f"the image exceeds {MAX_IMAGE_BYTES} bytes")
+        else:
+            raise unprocessable("unknown_field", f"unexpected form field {part.name!r}")
+    if session_raw is None or image is None:
+        raise unprocessable("missing_field", "the form needs both session_id and image")
+    try:
+        session_id = int(session_raw)
+    except ValueError:
+        raise unprocessable("invalid_field", f"session_id must be an integer, got {session_raw!r}")
+    if not image.startswith(_IMAGE_SIGNATURES):
+        raise unprocessable("not_an_image", "image must be a JPEG or PNG file")
+    return session_id, image
+
+
+async def upload_frame(call: Call) -> UploadFrameOut:
+    session_id, image = await _read_form(call.request)
+    async with call.services.db() as db:
+        session = await load_session(db, call.caller, session_id)
+    if session.candidate_id != call.caller.id:
+        raise not_found(f"session {session_id}")
+    if session.status != "active":
+        raise conflict("session_closed", f"this attempt is already {session.status}")
+    live = call.services.live
+    if live is None:
+        raise ApiError(503, "pipeline_unavailable", "the detection pipeline is not running")
+    return await live.analyze_upload(session, image)

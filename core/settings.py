@@ -1,0 +1,182 @@
+"""One frozen settings object, read from flags and `PROCTOR_*` environment variables.
+
+Validated once at start-up; every error names the variable and the bad value, so a
+misconfigured server fails before it accepts a connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 5000
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    """Empty means SQLite (aiosqlite) in `data_dir`."""
+    secret_key: str = ""
+    """Empty means generate one on first start and keep it in `data_dir`."""
+    log_level: str = "INFO"
+    token_ttl_seconds: int = 3600
+    admin_username: str | None = None
+    admin_password: str | None = None
+    max_body_bytes: int = 8 * 1024 * 1024
+    login_attempts: int = 5
+    """Failed logins allowed per username and per client address within `login_window_seconds`."""
+    login_window_seconds: int = 300
+    ice_servers: tuple[str, ...] = ()
+    ice_hosts: tuple[str, ...] | None = None
+    """Addresses offered as ICE host candidates; None means every interface."""
+    analysis_fps: float = 2.0
+    stream_lost_grace_seconds: float = 10.0
+    detector_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'proctor.db').resolve()}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _int(name: str, raw: str, *, minimum: int, maximum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}{upper}")
+    return value
+
+
+def _float(name: str, raw: str, *, minimum: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _ice_servers(name: str, raw: str) -> tuple[str, ...]:
+    urls = _csv(raw)
+    for url in urls:
+        if not url.startswith(("stun:", "turn:", "turns:")):
+            raise SettingsError(f"{name}: {url!r} is not a stun:, turn: or turns: URL")
+    return urls
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="server.py", description="Proctoring server")
+    parser.add_argument("--host", help="address to listen on (PROCTOR_HOST, default 0.0.0.0)")
+    parser.add_argument("--port", help="port to listen on (PROCTOR_PORT, default 5000)")
+    parser.add_argument("--data-dir", help="database, evidence and secret (PROCTOR_DATA_DIR)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, ... (PROCTOR_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command")
+    admin = sub.add_parser("create-admin", help="create an admin account and exit")
+    admin.add_argument("username")
+    admin.add_argument(
+        "--password-env",
+        default="PROCTOR_NEW_ADMIN_PASSWORD",
+        help="environment variable holding the password (not a flag: flags leak into ps)",
+    )
+    return parser
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, argv: Sequence[str] | None = None
+) -> tuple[Settings, argparse.Namespace]:
+    """Settings from flags (first) and environment; raises SettingsError naming the culprit."""
+    env = os.environ if environ is None else environ
+    args = build_parser().parse_args(list(argv) if argv is not None else [])
+
+    def pick(flag: str | None, var: str) -> str | None:
+        return flag if flag is not None else env.get(var)
+
+    values: dict[str, object] = {}
+    if (host := pick(args.host, "PROCTOR_HOST")) is not None:
+        values["host"] = host
+    if (port := pick(args.port, "PROCTOR_PORT")) is not None:
+        values["port"] = _int("PROCTOR_PORT", port, minimum=0, maximum=65535)
+    if (data_dir := pick(args.data_dir, "PROCTOR_DATA_DIR")) is not None:
+        if not data_dir.strip():
+            raise SettingsError("PROCTOR_DATA_DIR is empty")
+        values["data_dir"] = Path(data_dir)
+    if url := env.get("PROCTOR_DATABASE_URL"):
+        if "://" not in url:
+            raise SettingsError(f"PROCTOR_DATABASE_URL={url!r} is not a database URL")
+        values["database_url"] = url
+    if key := env.get("PROCTOR_SECRET_KEY"):
+        if len(key) < 32:
+            raise SettingsError("PROCTOR_SECRET_KEY must be at least 32 characters")
+        values["secret_key"] = key
+    if (level := pick(args.log_level, "PROCTOR_LOG_LEVEL")) is not None:
+        if level.upper() not in _LOG_LEVELS:
+            raise SettingsError(f"PROCTOR_LOG_LEVEL={level!r} is not one of {', '.join(_LOG_LEVELS)}")
+        values["log_level"] = level.upper()
+    if ttl := env.get("PROCTOR_TOKEN_TTL_SECONDS"):
+        values["token_ttl_seconds"] = _int("PROCTOR_TOKEN_TTL_SECONDS", ttl, minimum=60)
+    if size := env.get("PROCTOR_MAX_BODY_BYTES"):
+        values["max_body_bytes"] = _int("PROCTOR_MAX_BODY_BYTES", size, minimum=1024)
+    if fps := env.get("PROCTOR_ANALYSIS_FPS"):
+        values["analysis_fps"] = _float("PROCTOR_ANALYSIS_FPS", fps, minimum=0.1)
+    if grace := env.get("PROCTOR_STREAM_LOST_GRACE_SECONDS"):
+        values["stream_lost_grace_seconds"] = _float(
+            "PROCTOR_STREAM_LOST_GRACE_SECONDS", grace, minimum=0.0
+        )
+    if threads := env.get("PROCTOR_DETECTOR_THREADS"):
+        values["detector_threads"] = _int("PROCTOR_DETECTOR_THREADS", threads, minimum=1)
+    if servers := env.get("PROCTOR_ICE_SERVERS"):
+        values["ice_servers"] = _ice_servers("PROCTOR_ICE_SERVERS", servers)
+    if hosts := env.get("PROCTOR_ICE_HOSTS"):
+        values["ice_hosts"] = _csv(hosts)
+    admin_user, admin_pass = env.get("PROCTOR_ADMIN_USERNAME"), env.get("PROCTOR_ADMIN_PASSWORD")
+    if bool(admin_user) != bool(admin_pass):
+        raise SettingsError("PROCTOR_ADMIN_USERNAME and PROCTOR_ADMIN_PASSWORD go together")
+    if admin_user and admin_pass:
+        values["admin_username"], values["admin_password"] = admin_user, admin_pass
+    return Settings(**values), args  # type: ignore[arg-type]
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Return settings with a secret key, generating and keeping one in the data dir if unset."""
+    if settings.secret_key:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+    else:
+        key = secrets.token_urlsafe(48)
+        # Create with owner-only permissions from the start: no window where others can read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        logging.getLogger(__name__).info("generated a secret key in %s", path)
+    from dataclasses import replace
+
+    return replace(settings, secret_key=key)

@@ -1,0 +1,118 @@
+"""The proctoring server: `python server.py` runs it; `create_app(settings)` builds it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+from sqlalchemy import select
+
+from api.accounts import create_user
+from api.errors import ApiError, error_middleware
+from api.routes import OPERATIONS, setup_routes
+from auth.throttle import LoginThrottle
+from auth.tokens import TokenIssuer
+from core.keys import SERVICES, Services
+from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
+from storage.db import create_engine, migrate, session_factory
+from storage.models import Role, User
+
+log = logging.getLogger("proctor")
+
+
+def create_app(settings: Settings) -> web.Application:
+    settings = ensure_secret_key(settings)
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    engine = create_engine(settings.resolved_database_url)
+    app[SERVICES] = Services(
+        settings=settings,
+        engine=engine,
+        db=session_factory(engine),
+        tokens=TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
+        throttle=LoginThrottle(settings.login_attempts, settings.login_window_seconds),
+    )
+    setup_routes(app, OPERATIONS)
+    app.cleanup_ctx.append(database_context)
+    return app
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    services.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    services.settings.evidence_dir.mkdir(parents=True, exist_ok=True)
+    await migrate(services.engine)
+    settings = services.settings
+    if settings.admin_username and settings.admin_password:
+        await ensure_admin(services, settings.admin_username, settings.admin_password)
+    yield
+    await services.engine.dispose()
+
+
+async def ensure_admin(services: Services, username: str, password: str) -> bool:
+    """Create the admin if no user has that name; True when created."""
+    async with services.db() as db:
+        found = await db.execute(select(User.id).where(User.username == username))
+        if found.first() is not None:
+            return False
+        await create_user(db, username, password, Role.ADMIN)
+    log.info("created admin account %r", username)
+    return True
+
+
+async def _create_admin_command(settings: Settings, username: str, password_env: str) -> int:
+    password = os.environ.get(password_env, "")
+    if len(password) < 8:
+        print(f"set {password_env} to the new admin's password (8+ characters)", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    async with _started(app):
+        try:
+            created = await ensure_admin(app[SERVICES], username, password)
+        except ApiError as error:
+            print(error.message, file=sys.stderr)
+            return 1
+    print(f"admin {username!r} {'created' if created else 'already exists'}")
+    return 0 if created else 1
+
+
+class _started:
+    """Run an app's start-up and clean-up without serving it (for command-line tasks)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.runner = web.AppRunner(app)
+
+    async def __aenter__(self) -> None:
+        await self.runner.setup()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings, args = load_settings(argv=sys.argv[1:] if argv is None else argv)
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "create-admin":
+        return asyncio.run(_create_admin_command(settings, args.username, args.password_env))
+    # run_app handles SIGINT and SIGTERM: it stops accepting, runs on_shutdown (peer
+    # connections) and then the cleanup contexts (pipeline flush, database).
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=lambda _: log.info("listening on http://%s:%d", settings.host, settings.port),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

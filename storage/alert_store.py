@@ -1,0 +1,55 @@
+"""Writing incidents and keeping each session's risk score in step with its alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.events import AlertEvent
+from alerts.risk import risk_score
+from storage.models import Alert, ExamSession
+
+
+async def upsert_alert(
+    db: AsyncSession,
+    event: AlertEvent,
+    *,
+    session_id: int,
+    exam_id: int,
+    started_at: datetime,
+    ended_at: datetime | None,
+    evidence_file: str | None,
+) -> Alert:
+    """One row per incident: the started event inserts it, later events update it."""
+    alert = (
+        await db.execute(select(Alert).where(Alert.incident_id == event.incident_id))
+    ).scalar_one_or_none()
+    if alert is None:
+        alert = Alert(
+            incident_id=event.incident_id,
+            session_id=session_id,
+            exam_id=exam_id,
+            kind=str(event.kind),
+            started_at=started_at,
+        )
+        db.add(alert)
+    alert.severity = str(event.severity)
+    alert.state = str(event.state)
+    alert.ended_at = ended_at
+    alert.message = event.message
+    alert.confidence = event.confidence
+    if evidence_file and not alert.evidence_file:
+        alert.evidence_file = evidence_file
+    await db.flush()
+    await refresh_risk_score(db, session_id)
+    return alert
+
+
+async def refresh_risk_score(db: AsyncSession, session_id: int) -> float:
+    alerts = (await db.execute(select(Alert).where(Alert.session_id == session_id))).scalars()
+    session = await db.get(ExamSession, session_id)
+    assert session is not None
+    session.risk_score = risk_score(list(alerts))
+    return session.risk_score

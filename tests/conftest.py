@@ -1,0 +1,117 @@
+"""Fixtures: the real app from the real factory, on a real SQLite file per test."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from core.settings import Settings
+from server import create_app
+
+pytest_plugins = ["pytest_aiohttp"]
+
+ADMIN = ("root", "admin-password-1")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-key-" + "x" * 32,
+        admin_username=ADMIN[0],
+        admin_password=ADMIN[1],
+        ice_hosts=("127.0.0.1",),
+        stream_lost_grace_seconds=1.0,
+        detector_threads=1,
+    )
+
+
+@dataclass
+class Api:
+    """A thin caller of the real HTTP API, remembering tokens per user."""
+
+    client: TestClient[Any, Any]
+
+    async def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> tuple[int, Any]:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = await self.client.request(method, path, headers=headers, **kwargs)
+        if response.content_type == "application/json":
+            body = await response.json()
+        else:
+            body = await response.read()
+        return response.status, body
+
+    async def ok(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        status, body = await self.call(method, path, token, **kwargs)
+        assert 200 <= status < 300, (status, body)
+        return body
+
+    async def login(self, username: str, password: str) -> str:
+        body = await self.ok("POST", "/login", json={"username": username, "password": password})
+        return str(body["access_token"])
+
+    async def admin(self) -> str:
+        return await self.login(*ADMIN)
+
+    async def candidate(self, username: str, password: str = "candidate-pass-1") -> str:
+        await self.ok("POST", "/register", json={"username": username, "password": password})
+        return await self.login(username, password)
+
+    async def staff(self, username: str, role: str = "proctor") -> str:
+        password = f"{role}-pass-123"
+        await self.ok(
+            "POST",
+            "/api/users",
+            await self.admin(),
+            json={"username": username, "password": password, "role": role},
+        )
+        return await self.login(username, password)
+
+    async def exam(self, token: str, **overrides: Any) -> dict[str, Any]:
+        exam = {
+            "title": "Algebra",
+            "duration_minutes": 30,
+            "questions": [
+                {"text": "2+2?", "options": ["3", "4"], "answer": "4", "points": 2},
+                {"text": "Capital of France?", "answer": "Paris", "points": 1},
+                {"text": "Explain your reasoning", "points": 5},
+            ],
+        }
+        exam.update(overrides)
+        body: dict[str, Any] = await self.ok("POST", "/api/exams", token, json=exam)
+        return body
+
+    async def enrol(self, token: str, exam_id: int, *usernames: str) -> None:
+        await self.ok(
+            "POST", f"/api/exams/{exam_id}/candidates", token, json={"usernames": list(usernames)}
+        )
+
+
+ApiFactory = Callable[[Settings], Awaitable[Api]]
+
+
+@pytest.fixture
+async def make_api(aiohttp_client: Any) -> ApiFactory:
+    async def make(settings: Settings) -> Api:
+        return Api(await aiohttp_client(create_app(settings)))
+
+    return make
+
+
+@pytest.fixture
+async def api(make_api: ApiFactory, settings: Settings) -> Api:
+    return await make_api(settings)
+
+
+@pytest.fixture
+def short_tokens(settings: Settings) -> Settings:
+    return replace(settings, token_ttl_seconds=1)
