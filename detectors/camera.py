@@ -18,8 +18,9 @@ THUMB_SIZE = (64, 48)
 class CameraSettings:
     """Thresholds for `CameraCheck`; grey levels are 0..255."""
 
-    dark_mean: float = 30.0
-    """Mean brightness below this: too dark (or a lens cap)."""
+    dark_level: float = 40.0
+    """Too dark (or a lens cap) when even the brightest parts (98th percentile) stay
+    below this. A percentile, not the mean: a lit face against a black wall is fine."""
     covered_std: float = 6.0
     """Brightness spread below this: one flat colour (a hand, tape or a finger)."""
     frozen_diff: float = 0.03
@@ -70,6 +71,7 @@ class CameraCheck:
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
         thumb = cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
         mean, std = float(thumb.mean()), float(thumb.std())
+        highlights = float(np.percentile(thumb, 98))
         # Compare with the first frame of the current run of unchanged frames, not with
         # the previous frame, so that a slow drift still counts as change.
         if (
@@ -80,7 +82,7 @@ class CameraCheck:
             self._anchor, self._anchor_ts = thumb, ts
         frozen = ts - self._anchor_ts >= s.frozen_seconds
         return CameraState(
-            dark=mean < s.dark_mean,
+            dark=highlights < s.dark_level,
             covered=std < s.covered_std,
             frozen=frozen,
             brightness=mean,

@@ -1,0 +1,317 @@
+"""Per-session analysis: one `FrameAnalyzer` (video) and one `AudioAnalyzer` per candidate.
+
+The analyzers keep only per-session state (calibration, histories, the last identity
+check); the models come from `shared_models()`, one set per worker thread. Call
+`analyze` from a worker thread, never from the event loop, and never concurrently for one
+session (frames of one session are analysed in order; a second concurrent call raises).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from detectors.base import AlertKind, FrameAnalysis, Observation
+from detectors.camera import CameraCheck, CameraSettings
+from detectors.face_detector import Detection
+from detectors.face_geometry import gaze, head_pose, mouth_open_ratio
+from detectors.identity import MATCH_THRESHOLD, distance
+from detectors.models import Models, shared_models
+from detectors.voice import VoiceActivityDetector, pcm_from_frame
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerSettings:
+    """Thresholds and intervals for `FrameAnalyzer`."""
+
+    identity_interval: float = 5.0
+    """Seconds between identity checks (each costs ~75 ms); also run on every change of
+    the face count and whenever the face jumps."""
+    match_threshold: float = MATCH_THRESHOLD
+    """Descriptor distance above which the face is not the enrolled candidate."""
+    identity_max_faces: int = 2
+    """With several faces in view, compare this many (largest first); a mismatch means
+    none of them is the candidate."""
+    face_jump: float = 1.0
+    """A move of the face centre by more than this many face widths between two analysed
+    frames (or a size change beyond 1.5x) triggers an identity check."""
+    calibration_seconds: float = 3.0
+    """The neutral pose is the median over the first seconds with exactly one face."""
+    calibration_min_frames: int = 5
+    yaw_threshold: float = 30.0
+    """Degrees of head turn, relative to the neutral pose, that count as looking away."""
+    pitch_threshold: float = 20.0
+    """Degrees of nod (up or down), relative to the neutral pose."""
+    gaze_threshold: float = 0.6
+    """Horizontal iris offset (-1..1) relative to neutral that counts as looking away.
+    Vertical gaze is reported but not used: lids make it too noisy."""
+    run_iris: bool = True
+    """Iris landmarks cost ~2 ms per frame; off means no gaze."""
+    talk_window: float = 2.0
+    """Seconds of mouth-opening history used for TALKING."""
+    talk_min_frames: int = 6
+    talk_std_threshold: float = 0.03
+    """Standard deviation of the mouth-opening ratio over the window above which the
+    candidate is taken to be talking (a still mouth varies by ~0.005)."""
+    camera: CameraSettings = field(default_factory=CameraSettings)
+
+
+@dataclass(slots=True)
+class _Calibration:
+    """Neutral head pose and gaze: median of the first seconds with one face."""
+
+    seconds: float
+    min_frames: int
+    samples: list[tuple[float, float, float, float]] = field(default_factory=list)
+    first_ts: float | None = None
+    neutral: tuple[float, float, float, float] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.neutral is not None and len(self.samples) == 0
+
+    def add(self, ts: float, yaw: float, pitch: float, gx: float, gy: float) -> None:
+        if self.done:
+            return
+        if self.first_ts is None:
+            self.first_ts = ts
+        self.samples.append((yaw, pitch, gx, gy))
+        columns = list(zip(*self.samples, strict=True))
+        median = tuple(statistics.median(c) for c in columns)
+        self.neutral = (median[0], median[1], median[2], median[3])
+        if ts - self.first_ts >= self.seconds and len(self.samples) >= self.min_frames:
+            self.samples.clear()  # frozen from now on
+
+
+class FrameAnalyzer:
+    """Turns one candidate's video frames into observations. One instance per session."""
+
+    def __init__(
+        self,
+        reference: np.ndarray | None,
+        settings: AnalyzerSettings | None = None,
+        models: Callable[[], Models] = shared_models,
+    ) -> None:
+        """`reference`: the enrolled descriptor (`reference_descriptor`), or None to skip
+        identity checks. `models`: returns the calling thread's models."""
+        self.reference = None if reference is None else np.asarray(reference, np.float64)
+        self.settings = settings or AnalyzerSettings()
+        self._models = models
+        self._camera = CameraCheck(self.settings.camera)
+        self._calibration = _Calibration(
+            self.settings.calibration_seconds, self.settings.calibration_min_frames
+        )
+        self._mouth: deque[tuple[float, float]] = deque()
+        self._prev_count: int | None = None
+        self._prev_face: Detection | None = None
+        self._last_identity_ts: float | None = None
+        self._busy = threading.Lock()
+
+    @property
+    def calibrated(self) -> bool:
+        """True once the neutral pose is fixed."""
+        return self._calibration.done
+
+    def analyze(self, bgr: np.ndarray, ts: float) -> FrameAnalysis:
+        """Everything this frame shows. `ts`: seconds on the session clock."""
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("FrameAnalyzer.analyze called concurrently for one session")
+        try:
+            return self._analyze(bgr, ts)
+        finally:
+            self._busy.release()
+
+    def _analyze(self, bgr: np.ndarray, ts: float) -> FrameAnalysis:
+        s = self.settings
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        models = self._models()
+        h, w = bgr.shape[:2]
+        obs: list[Observation] = []
+
+        with _timed(timings, "camera"):
+            cam = self._camera.update(bgr, ts)
+        obs.append(
+            Observation(
+                AlertKind.CAMERA_BLOCKED,
+                cam.blocked,
+                ts,
+                message=cam.describe()
+                or f"brightness {cam.brightness:.0f}, contrast {cam.contrast:.0f}",
+            )
+        )
+
+        with _timed(timings, "face_detection"):
+            faces = models.face_detector.detect_full(bgr)
+        count = len(faces)
+        best = max((f.score for f in faces), default=0.0)
+        obs.append(
+            Observation(
+                AlertKind.NO_FACE,
+                count == 0,
+                ts,
+                confidence=1.0 if count == 0 else best,
+                message="no face in view" if count == 0 else f"{count} face(s) in view",
+            )
+        )
+        obs.append(
+            Observation(
+                AlertKind.MULTIPLE_FACES,
+                count > 1,
+                ts,
+                confidence=faces[1].score if count > 1 else 1.0,
+                message=f"{count} faces in view",
+            )
+        )
+        if count != 1 or count != self._prev_count:
+            self._mouth.clear()  # never mix mouth movements of different faces
+
+        yaw = pitch = None
+        gaze_xy: tuple[float, float] | None = None
+        if faces:
+            main = faces[0]  # the largest face is taken to be the candidate
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            with _timed(timings, "face_mesh"):
+                mesh = models.face_mesh.landmarks(rgb, main)
+            if mesh is not None:
+                with _timed(timings, "head_pose"):
+                    pose = head_pose(mesh, w, h)
+                    mouth = mouth_open_ratio(mesh)
+                if s.run_iris:
+                    with _timed(timings, "iris"):
+                        gaze_xy = gaze(models.iris.eyes(rgb, mesh))
+                if pose is not None:
+                    gx, gy = gaze_xy or (0.0, 0.0)
+                    if count == 1:
+                        self._calibration.add(ts, pose.yaw, pose.pitch, gx, gy)
+                    obs_look, yaw, pitch, gaze_xy = self._looking_away(
+                        ts, pose.yaw, pose.pitch, gaze_xy
+                    )
+                    obs.append(obs_look)
+                if count == 1:
+                    talking = self._talking(ts, mouth)
+                    if talking is not None:
+                        obs.append(talking)
+
+        identity = None
+        if self.reference is not None and faces and self._identity_due(ts, faces):
+            with _timed(timings, "identity"):
+                identity = min(
+                    distance(models.verifier.describe(bgr, face), self.reference)
+                    for face in faces[: max(1, s.identity_max_faces)]
+                )
+            self._last_identity_ts = ts
+            mismatch = identity > s.match_threshold
+            obs.append(
+                Observation(
+                    AlertKind.FACE_MISMATCH,
+                    mismatch,
+                    ts,
+                    # 0.5 at the threshold, 1.0 at 0.2 away from it either way.
+                    confidence=min(1.0, 0.5 + abs(identity - s.match_threshold) * 2.5),
+                    message=f"descriptor distance {identity:.2f} "
+                    f"({'not ' if mismatch else ''}the enrolled candidate)",
+                )
+            )
+
+        self._prev_count = count
+        self._prev_face = faces[0] if faces else None
+        timings["total"] = (time.perf_counter() - start) * 1000.0
+        return FrameAnalysis(
+            ts=ts,
+            observations=tuple(obs),
+            faces=tuple(f.to_face_box() for f in faces),
+            yaw=yaw,
+            pitch=pitch,
+            gaze=gaze_xy,
+            identity_distance=identity,
+            timings_ms=timings,
+        )
+
+    def _looking_away(
+        self, ts: float, yaw: float, pitch: float, gaze_xy: tuple[float, float] | None
+    ) -> tuple[Observation, float, float, tuple[float, float] | None]:
+        """Observation plus yaw, pitch and gaze relative to the neutral pose."""
+        s = self.settings
+        n_yaw, n_pitch, n_gx, n_gy = self._calibration.neutral or (0.0, 0.0, 0.0, 0.0)
+        rel_yaw, rel_pitch = yaw - n_yaw, pitch - n_pitch
+        rel_gaze = None if gaze_xy is None else (gaze_xy[0] - n_gx, gaze_xy[1] - n_gy)
+        reasons = []
+        if abs(rel_yaw) > s.yaw_threshold:
+            reasons.append(f"head turned {rel_yaw:+.0f} deg")
+        if abs(rel_pitch) > s.pitch_threshold:
+            reasons.append(f"head tilted {rel_pitch:+.0f} deg")
+        if rel_gaze is not None and abs(rel_gaze[0]) > s.gaze_threshold:
+            reasons.append(f"eyes off-centre {rel_gaze[0]:+.2f}")
+        observation = Observation(
+            AlertKind.LOOKING_AWAY,
+            bool(reasons),
+            ts,
+            # Until the neutral pose is fixed the angles are only provisional.
+            confidence=1.0 if self._calibration.done else 0.5,
+            message=", ".join(reasons)
+            or f"yaw {rel_yaw:+.0f}, pitch {rel_pitch:+.0f} deg from neutral",
+        )
+        return observation, rel_yaw, rel_pitch, rel_gaze
+
+    def _talking(self, ts: float, mouth: float) -> Observation | None:
+        """TALKING from the spread of the mouth-opening ratio over the last seconds."""
+        s = self.settings
+        self._mouth.append((ts, mouth))
+        while self._mouth and ts - self._mouth[0][0] > s.talk_window:
+            self._mouth.popleft()
+        if len(self._mouth) < s.talk_min_frames:
+            return None
+        spread = float(np.std([m for _, m in self._mouth]))
+        return Observation(
+            AlertKind.TALKING,
+            spread > s.talk_std_threshold,
+            ts,
+            confidence=min(1.0, spread / (2 * s.talk_std_threshold)),
+            message=f"mouth movement {spread:.3f}",
+        )
+
+    def _identity_due(self, ts: float, faces: list[Detection]) -> bool:
+        s = self.settings
+        if self._last_identity_ts is None or len(faces) != self._prev_count:
+            return True
+        if ts - self._last_identity_ts >= s.identity_interval:
+            return True
+        prev, now = self._prev_face, faces[0]
+        if prev is None:
+            return True
+        moved = np.hypot(
+            (now.xmin + now.xmax - prev.xmin - prev.xmax) / 2,
+            (now.ymin + now.ymax - prev.ymin - prev.ymax) / 2,
+        )
+        ratio = now.width / prev.width if prev.width > 0 else 1.0
+        return bool(moved > s.face_jump * prev.width or not 1 / 1.5 <= ratio <= 1.5)
+
+
+class AudioAnalyzer(VoiceActivityDetector):
+    """One candidate's microphone: SPEECH observations every ~0.3 s. One per session.
+
+    `feed(pcm, sample_rate, ts, channels)` takes raw PCM; `feed_frame(frame, ts)` takes a
+    PyAV `AudioFrame` straight from an aiortc track (any rate, mono or stereo).
+    """
+
+    def feed_frame(self, frame: object, ts: float) -> list[Observation]:
+        samples, rate = pcm_from_frame(frame)
+        return self.feed(samples, rate, ts)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
