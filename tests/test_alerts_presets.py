@@ -116,7 +116,9 @@ def test_the_bad_value_is_shown_too() -> None:
 
 def test_validation_covers_every_setting() -> None:
     # A new RuleSettings field must be overridable, or exams could never change it.
-    every = {f.name: getattr(PRESETS["normal"][K.SPEECH], f.name) for f in fields(RuleSettings)}
+    every: dict[str, Any] = {
+        f.name: getattr(PRESETS["normal"][K.SPEECH], f.name) for f in fields(RuleSettings)
+    }
     every["severity"] = "low"
     assert resolve_rules("normal", {"speech": every})[K.SPEECH].severity is Severity.LOW
 
@@ -136,7 +138,10 @@ def test_rulebook_serialises_to_json() -> None:
 
 
 def test_overrides_round_trip_through_json() -> None:
-    given = {"no_face": {"start_after": 5, "severity": "low"}, "copy_paste": {"enabled": False}}
+    given: dict[str, dict[str, Any]] = {
+        "no_face": {"start_after": 5, "severity": "low"},
+        "copy_paste": {"enabled": False},
+    }
     book = resolve_rules("normal", given)
     stored = json.loads(json.dumps(overrides_of(book)))
     assert stored == {
