@@ -1,0 +1,57 @@
+"""Settings come from flags and PROCTOR_* variables; bad values are named."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from core.settings import SettingsError, ensure_secret_key, load_settings
+
+
+def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> None:
+    settings, _ = load_settings({"PROCTOR_DATA_DIR": str(tmp_path)})
+    assert settings.port == 5000 and settings.host == "0.0.0.0"
+    assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/proctor.db"
+    assert settings.ice_servers == () and settings.ice_hosts is None
+    assert settings.analysis_fps == 2.0
+
+
+def test_flags_win_over_environment() -> None:
+    settings, _ = load_settings({"PROCTOR_PORT": "7000"}, ["--port", "7001", "--host", "127.0.0.1"])
+    assert (settings.port, settings.host) == (7001, "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"PROCTOR_PORT": "70000"}, "PROCTOR_PORT='70000' must be at least 0 and at most 65535"),
+        ({"PROCTOR_LOG_LEVEL": "LOUD"}, "PROCTOR_LOG_LEVEL='LOUD'"),
+        ({"PROCTOR_SECRET_KEY": "short"}, "PROCTOR_SECRET_KEY must be at least 32 characters"),
+        ({"PROCTOR_DATABASE_URL": "proctor.db"}, "PROCTOR_DATABASE_URL='proctor.db'"),
+        ({"PROCTOR_ICE_SERVERS": "stun.example.org:3478"}, "PROCTOR_ICE_SERVERS"),
+        ({"PROCTOR_ANALYSIS_FPS": "0"}, "PROCTOR_ANALYSIS_FPS='0' must be at least 0.1"),
+        ({"PROCTOR_ADMIN_USERNAME": "root"}, "go together"),
+    ],
+)
+def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        load_settings(environ)
+
+
+def test_ice_settings_parse() -> None:
+    settings, _ = load_settings(
+        {"PROCTOR_ICE_SERVERS": "stun:127.0.0.1:3478, turn:127.0.0.1:3479", "PROCTOR_ICE_HOSTS": "127.0.0.1"}
+    )
+    assert settings.ice_servers == ("stun:127.0.0.1:3478", "turn:127.0.0.1:3479")
+    assert settings.ice_hosts == ("127.0.0.1",)
+
+
+def test_secret_key_is_generated_once_with_owner_only_permissions(tmp_path: Path) -> None:
+    settings, _ = load_settings({"PROCTOR_DATA_DIR": str(tmp_path)})
+    first = ensure_secret_key(settings)
+    second = ensure_secret_key(settings)
+    assert len(first.secret_key) >= 32 and first.secret_key == second.secret_key
+    mode = (tmp_path / "secret_key").stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
