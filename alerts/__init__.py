@@ -1,6 +1,9 @@
 """Alerts: debounce observations into incidents, score risk, and fan incidents out to sinks."""
 
+from alerts.bus import AlertBus, Subscription
+from alerts.dispatch import AlertDispatcher, AlertSink, DeliveredAlert
 from alerts.engine import RuleEngine
+from alerts.errors import AlertNotStored
 from alerts.events import AlertEvent, IncidentState, Severity
 from alerts.presets import (
     DEFAULT_PRESET,
@@ -11,17 +14,27 @@ from alerts.presets import (
     resolve_rules,
     rulebook_to_dict,
 )
+from alerts.risk import risk_score
+from alerts.sinks import BusSink
 
 __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
+    "AlertBus",
+    "AlertDispatcher",
     "AlertEvent",
+    "AlertNotStored",
+    "AlertSink",
+    "BusSink",
+    "DeliveredAlert",
     "IncidentState",
     "RuleBook",
     "RuleEngine",
     "RuleSettings",
     "Severity",
+    "Subscription",
     "overrides_of",
     "resolve_rules",
+    "risk_score",
     "rulebook_to_dict",
 ]
