@@ -156,14 +156,10 @@ async def _save_answers(
     questions = {q.id: q for q in exam.questions}
     unknown = [str(a.question_id) for a in answers if a.question_id not in questions]
     if unknown:
-        raise unprocessable(
-            "unknown_question", f"questions not in this exam: {', '.join(unknown)}"
-        )
+        raise unprocessable("unknown_question", f"questions not in this exam: {', '.join(unknown)}")
     saved = {
         a.question_id: a
-        for a in (
-            await db.execute(select(Answer).where(Answer.session_id == session.id))
-        ).scalars()
+        for a in (await db.execute(select(Answer).where(Answer.session_id == session.id))).scalars()
     }
     for given in answers:
         points = award(questions[given.question_id], given.answer)

@@ -37,7 +37,8 @@ _REASONS = {
 
 def _schema(model: type[BaseModel], components: dict[str, Any], mode: str) -> dict[str, Any]:
     schema = model.model_json_schema(
-        ref_template="#/components/schemas/{model}", mode=mode  # type: ignore[arg-type]
+        ref_template="#/components/schemas/{model}",
+        mode=mode,  # type: ignore[arg-type]
     )
     components.update(schema.pop("$defs", {}))
     components[model.__name__] = schema
@@ -68,7 +69,9 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
         if op.body is not None:
             entry["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": _schema(op.body, components, "validation")}},
+                "content": {
+                    "application/json": {"schema": _schema(op.body, components, "validation")}
+                },
             }
         elif op.form is not None:
             entry["requestBody"] = {
@@ -79,7 +82,11 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
         if op.response is not None:
             responses[str(op.status)] = {
                 "description": "OK",
-                "content": {"application/json": {"schema": _schema(op.response, components, "serialization")}},
+                "content": {
+                    "application/json": {
+                        "schema": _schema(op.response, components, "serialization")
+                    }
+                },
             }
         elif op.binary_response is not None:
             responses[str(op.status)] = {
@@ -105,7 +112,9 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }
 

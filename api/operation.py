@@ -76,7 +76,9 @@ def _parse(model: type[BaseModel], data: Any, where: str) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as error:
         summary, problems = format_validation_error(error)
-        raise unprocessable("invalid_" + where, f"invalid {where}: {summary}", problems=problems)
+        raise unprocessable(
+            "invalid_" + where, f"invalid {where}: {summary}", problems=problems
+        ) from None
 
 
 async def _read_json(request: web.Request) -> Any:

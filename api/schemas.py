@@ -56,7 +56,9 @@ class LoginOut(BaseModel):
 
 class QuestionIn(StrictBody):
     text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
-    options: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=26)] = []
+    options: Annotated[
+        list[Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=26)
+    ] = []
     answer: Annotated[str, StringConstraints(max_length=5000)] | None = None
     """The correct answer; omit for open questions graded by a person."""
     points: Annotated[float, Field(ge=0, le=1000)] = 1.0

@@ -49,7 +49,9 @@ async def _read_form(request: web.Request) -> tuple[int, bytes]:
     try:
         session_id = int(session_raw)
     except ValueError:
-        raise unprocessable("invalid_field", f"session_id must be an integer, got {session_raw!r}")
+        raise unprocessable(
+            "invalid_field", f"session_id must be an integer, got {session_raw!r}"
+        ) from None
     if not image.startswith(_IMAGE_SIGNATURES):
         raise unprocessable("not_an_image", "image must be a JPEG or PNG file")
     return session_id, image

@@ -136,7 +136,9 @@ def load_settings(
         values["secret_key"] = key
     if (level := pick(args.log_level, "PROCTOR_LOG_LEVEL")) is not None:
         if level.upper() not in _LOG_LEVELS:
-            raise SettingsError(f"PROCTOR_LOG_LEVEL={level!r} is not one of {', '.join(_LOG_LEVELS)}")
+            raise SettingsError(
+                f"PROCTOR_LOG_LEVEL={level!r} is not one of {', '.join(_LOG_LEVELS)}"
+            )
         values["log_level"] = level.upper()
     if ttl := env.get("PROCTOR_TOKEN_TTL_SECONDS"):
         values["token_ttl_seconds"] = _int("PROCTOR_TOKEN_TTL_SECONDS", ttl, minimum=60)

@@ -39,7 +39,9 @@ async def test_password_is_stored_as_argon2id(api: Api) -> None:
     await api.candidate("bob", "bob-password-1")
     services = api.client.app[SERVICES]
     async with services.db() as db:
-        stored = (await db.execute(select(User.password_hash).where(User.username == "bob"))).scalar_one()
+        stored = (
+            await db.execute(select(User.password_hash).where(User.username == "bob"))
+        ).scalar_one()
     assert stored.startswith("$argon2id$") and "bob-password-1" not in stored
 
 
@@ -55,13 +57,19 @@ async def test_wrong_password_and_unknown_user_look_the_same(api: Api) -> None:
     await api.candidate("dave")
     wrong = await api.call("POST", "/login", json={"username": "dave", "password": "nope-nope"})
     unknown = await api.call("POST", "/login", json={"username": "nobody", "password": "nope-nope"})
-    assert wrong == unknown == (401, {"error": {"code": "unauthorized", "message": "wrong username or password"}})
+    assert (
+        wrong
+        == unknown
+        == (401, {"error": {"code": "unauthorized", "message": "wrong username or password"}})
+    )
 
 
 async def test_failed_logins_are_throttled_per_username(api: Api) -> None:
     await api.candidate("erin", "erin-password")
     for _ in range(5):
-        status, _ = await api.call("POST", "/login", json={"username": "erin", "password": "bad-guess"})
+        status, _ = await api.call(
+            "POST", "/login", json={"username": "erin", "password": "bad-guess"}
+        )
         assert status == 401
     status, body = await api.call(
         "POST", "/login", json={"username": "erin", "password": "erin-password"}
@@ -70,7 +78,9 @@ async def test_failed_logins_are_throttled_per_username(api: Api) -> None:
     assert int(body["error"]["retry_after"]) > 0
 
 
-async def test_missing_malformed_and_tampered_tokens_are_refused(api: Api, settings: Settings) -> None:
+async def test_missing_malformed_and_tampered_tokens_are_refused(
+    api: Api, settings: Settings
+) -> None:
     token = await api.candidate("frank")
     assert (await api.call("GET", "/api/me"))[0] == 401
     assert (await api.call("GET", "/api/me", "not-a-jwt"))[0] == 401
@@ -100,14 +110,19 @@ async def test_only_admin_creates_staff_accounts(api: Api) -> None:
     assert status == 403 and error["error"]["code"] == "forbidden"
     proctor = await api.staff("paula")
     status, _ = await api.call(
-        "POST", "/api/users", proctor, json={"username": "x1x", "password": "12345678", "role": "admin"}
+        "POST",
+        "/api/users",
+        proctor,
+        json={"username": "x1x", "password": "12345678", "role": "admin"},
     )
     assert status == 403
     me = await api.ok("GET", "/api/me", proctor)
     assert me["role"] == "proctor"
 
 
-async def test_first_admin_comes_from_the_environment_once(api: Api, make_api, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+async def test_first_admin_comes_from_the_environment_once(
+    api: Api, make_api, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
     await api.admin()
     # A second start with the same settings must not fail or duplicate the admin.
     again = await make_api(settings)

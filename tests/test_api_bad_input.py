@@ -50,7 +50,9 @@ async def test_malformed_missing_and_mistyped_json(api: Api, method: str, path: 
     world = await _world(api)
     url, token = _path(path, world["ids"]), _token(world, method, path)
     for raw in (b"{not json", b"", b"[1, 2", "\udcff".encode("utf-8", "surrogatepass")):
-        status, body = await api.call(method, url, token, data=raw, headers={"Content-Type": "application/json"})
+        status, body = await api.call(
+            method, url, token, data=raw, headers={"Content-Type": "application/json"}
+        )
         assert_json_error(status, body, {400, 404, 409, 422})
     for value in ([], "a string", 42, None, {"unexpected": 1}):
         status, body = await api.call(method, url, token, json=value)
@@ -64,10 +66,23 @@ MISTYPED = [
     ("/login", {"username": "x", "password": ["p"]}),
     ("/api/exams", {"title": "t", "duration_minutes": "30"}),
     ("/api/exams", {"title": "t", "duration_minutes": 0}),
-    ("/api/exams", {"title": "t", "duration_minutes": 10, "questions": [{"text": "q", "options": ["a"], "answer": "b"}]}),
+    (
+        "/api/exams",
+        {
+            "title": "t",
+            "duration_minutes": 10,
+            "questions": [{"text": "q", "options": ["a"], "answer": "b"}],
+        },
+    ),
     ("/api/exams", {"title": "t", "duration_minutes": 10, "rules_preset": "paranoid"}),
-    ("/api/exams", {"title": "t", "duration_minutes": 10, "rules_overrides": {"no_face": {"start_after": -1}}}),
-    ("/api/exams", {"title": "t", "duration_minutes": 10, "rules_overrides": {"teleport": {"start_after": 1}}}),
+    (
+        "/api/exams",
+        {"title": "t", "duration_minutes": 10, "rules_overrides": {"no_face": {"start_after": -1}}},
+    ),
+    (
+        "/api/exams",
+        {"title": "t", "duration_minutes": 10, "rules_overrides": {"teleport": {"start_after": 1}}},
+    ),
     ("/submit", {"session_id": "1", "answers": []}),
     ("/submit", {"session_id": 1, "answers": [{"question_id": 1}]}),
 ]
@@ -84,7 +99,15 @@ async def test_mistyped_fields_are_named_in_the_error(api: Api, path: str, paylo
 async def test_wrong_types_in_query_and_path(api: Api) -> None:
     world = await _world(api)
     token = world["tokens"]["proctor"]
-    for query in ("limit=0", "limit=abc", "since=yesterday", "severity=apocalyptic", "offset=-1", "bogus=1", "limit=1&limit=2"):
+    for query in (
+        "limit=0",
+        "limit=abc",
+        "since=yesterday",
+        "severity=apocalyptic",
+        "offset=-1",
+        "bogus=1",
+        "limit=1&limit=2",
+    ):
         status, body = await api.call("GET", f"/alerts?{query}", token)
         assert_json_error(status, body, {422})
     status, body = await api.call("GET", "/api/sessions/abc", token)
@@ -99,7 +122,9 @@ async def test_wrong_types_in_query_and_path(api: Api) -> None:
 
 async def test_oversized_body_is_refused(api: Api) -> None:
     huge = b'{"username": "' + b"a" * (9 * 1024 * 1024) + b'", "password": "x"}'
-    status, body = await api.call("POST", "/register", data=huge, headers={"Content-Type": "application/json"})
+    status, body = await api.call(
+        "POST", "/register", data=huge, headers={"Content-Type": "application/json"}
+    )
     assert_json_error(status, body, {413})
 
 
@@ -107,14 +132,26 @@ async def test_sql_looking_strings_are_stored_verbatim(api: Api) -> None:
     world = await _world(api)
     proctor = world["tokens"]["proctor"]
     nasty = "Robert'); DROP TABLE users;--"
-    exam = await api.exam(proctor, title=nasty, description="1' OR '1'='1",
-                          questions=[{"text": nasty, "options": [nasty, "x"], "answer": nasty}])
+    exam = await api.exam(
+        proctor,
+        title=nasty,
+        description="1' OR '1'='1",
+        questions=[{"text": nasty, "options": [nasty, "x"], "answer": nasty}],
+    )
     fetched = await api.ok("GET", f"/api/exams/{exam['id']}", proctor)
     assert fetched["title"] == nasty and fetched["description"] == "1' OR '1'='1"
     assert fetched["questions"][0]["options"] == [nasty, "x"]
-    await api.ok("POST", "/register", json={"username": "obrien", "password": "' OR 1=1 --", "full_name": nasty})
-    assert (await api.ok("POST", "/login", json={"username": "obrien", "password": "' OR 1=1 --"}))["user"]["full_name"] == nasty
-    status, _ = await api.call("POST", "/login", json={"username": "obrien' --", "password": "' OR 1=1 --"})
+    await api.ok(
+        "POST",
+        "/register",
+        json={"username": "obrien", "password": "' OR 1=1 --", "full_name": nasty},
+    )
+    assert (await api.ok("POST", "/login", json={"username": "obrien", "password": "' OR 1=1 --"}))[
+        "user"
+    ]["full_name"] == nasty
+    status, _ = await api.call(
+        "POST", "/login", json={"username": "obrien' --", "password": "' OR 1=1 --"}
+    )
     assert status == 401
     page = await api.ok("GET", "/alerts", proctor, params={"kind": "x' OR '1'='1"})
     assert page["total"] == 0
@@ -125,7 +162,12 @@ async def test_upload_frame_validates_its_form(api: Api) -> None:
     token, sid = world["tokens"]["candidate"], world["ids"]["session_id"]
     status, body = await api.call("POST", "/upload-frame", token, json={"session_id": sid})
     assert_json_error(status, body, {415})
-    status, body = await api.call("POST", "/upload-frame", token, data={"session_id": str(sid), "image": io.BytesIO(b"GIF89a not a jpeg")})
+    status, body = await api.call(
+        "POST",
+        "/upload-frame",
+        token,
+        data={"session_id": str(sid), "image": io.BytesIO(b"GIF89a not a jpeg")},
+    )
     assert_json_error(status, body, {415, 422})
     import aiohttp
 
@@ -140,7 +182,12 @@ async def test_upload_frame_validates_its_form(api: Api) -> None:
     status, body = await api.call("POST", "/upload-frame", token, data=form)
     assert_json_error(status, body, {422})
     form = aiohttp.FormData()
-    form.add_field("image", b"\xff\xd8\xff" + b"0" * (5 * 1024 * 1024), filename="x.jpg", content_type="image/jpeg")
+    form.add_field(
+        "image",
+        b"\xff\xd8\xff" + b"0" * (5 * 1024 * 1024),
+        filename="x.jpg",
+        content_type="image/jpeg",
+    )
     form.add_field("session_id", str(sid))
     status, body = await api.call("POST", "/upload-frame", token, data=form)
     assert_json_error(status, body, {413})

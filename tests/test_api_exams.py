@@ -30,13 +30,18 @@ async def test_exam_is_created_and_candidates_do_not_see_the_key(api: Api) -> No
 async def test_candidates_cannot_create_exams_and_outsiders_cannot_see_them(api: Api) -> None:
     _, _, exam = await _exam_with_candidate(api)
     outsider = await api.candidate("outsider")
-    status, _ = await api.call("POST", "/api/exams", outsider, json={"title": "x", "duration_minutes": 5})
+    status, _ = await api.call(
+        "POST", "/api/exams", outsider, json={"title": "x", "duration_minutes": 5}
+    )
     assert status == 403
     assert (await api.call("GET", f"/api/exams/{exam['id']}", outsider))[0] == 404
     other_proctor = await api.staff("proctor2")
     assert (await api.call("GET", f"/api/exams/{exam['id']}", other_proctor))[0] == 404
     status, _ = await api.call(
-        "POST", f"/api/exams/{exam['id']}/candidates", other_proctor, json={"usernames": ["outsider"]}
+        "POST",
+        f"/api/exams/{exam['id']}/candidates",
+        other_proctor,
+        json={"usernames": ["outsider"]},
     )
     assert status == 404
 
@@ -52,7 +57,9 @@ async def test_enrolment_refuses_unknown_users_and_wrong_roles(api: Api) -> None
     )
     assert status == 422 and body["error"]["code"] == "wrong_role"
     second = await api.staff("proctor2")
-    await api.ok("POST", f"/api/exams/{exam['id']}/proctors", proctor, json={"usernames": ["proctor2"]})
+    await api.ok(
+        "POST", f"/api/exams/{exam['id']}/proctors", proctor, json={"usernames": ["proctor2"]}
+    )
     assert (await api.ok("GET", f"/api/exams/{exam['id']}", second))["id"] == exam["id"]
 
 
@@ -69,8 +76,15 @@ async def test_one_active_attempt_then_submit_grades_and_closes(api: Api) -> Non
         {"question_id": q[1], "answer": "  paris "},
         {"question_id": q[2], "answer": "Because."},
     ]
-    result = await api.ok("POST", "/submit", candidate, json={"session_id": session["session_id"], "answers": answers})
-    assert result == {"session_id": session["session_id"], "status": "submitted", "score": 3.0, "max_score": 3.0}
+    result = await api.ok(
+        "POST", "/submit", candidate, json={"session_id": session["session_id"], "answers": answers}
+    )
+    assert result == {
+        "session_id": session["session_id"],
+        "status": "submitted",
+        "score": 3.0,
+        "max_score": 3.0,
+    }
 
     status, body = await api.call(
         "POST", "/submit", candidate, json={"session_id": session["session_id"], "answers": []}
@@ -88,7 +102,9 @@ async def test_hidden_scores_stay_hidden_from_the_candidate(api: Api) -> None:
     exam = await api.exam(proctor, show_score=False)
     await api.enrol(proctor, exam["id"], "cand")
     session = await api.ok("POST", f"/api/exams/{exam['id']}/sessions", candidate)
-    result = await api.ok("POST", "/submit", candidate, json={"session_id": session["session_id"], "answers": []})
+    result = await api.ok(
+        "POST", "/submit", candidate, json={"session_id": session["session_id"], "answers": []}
+    )
     assert result["score"] is None and result["max_score"] is None
 
 
@@ -97,7 +113,12 @@ async def test_late_submit_is_refused_and_autosaved_answers_count(api: Api) -> N
     session = await api.ok("POST", f"/api/exams/{exam['id']}/sessions", candidate)
     sid = session["session_id"]
     q0 = exam["questions"][0]["id"]
-    saved = await api.ok("PUT", f"/api/sessions/{sid}/answers", candidate, json={"answers": [{"question_id": q0, "answer": "4"}]})
+    saved = await api.ok(
+        "PUT",
+        f"/api/sessions/{sid}/answers",
+        candidate,
+        json={"answers": [{"question_id": q0, "answer": "4"}]},
+    )
     assert saved == {"session_id": sid, "saved": 1}
 
     services = api.client.app[SERVICES]
@@ -108,11 +129,16 @@ async def test_late_submit_is_refused_and_autosaved_answers_count(api: Api) -> N
         await db.commit()
 
     status, body = await api.call(
-        "POST", "/submit", candidate, json={"session_id": sid, "answers": [{"question_id": q0, "answer": "3"}]}
+        "POST",
+        "/submit",
+        candidate,
+        json={"session_id": sid, "answers": [{"question_id": q0, "answer": "3"}]},
     )
     assert status == 409 and body["error"]["code"] == "deadline_passed"
     after = await api.ok("GET", f"/api/sessions/{sid}", candidate)
-    assert after["status"] == "expired" and after["score"] == 2.0  # the autosaved "4", not the late "3"
+    assert (
+        after["status"] == "expired" and after["score"] == 2.0
+    )  # the autosaved "4", not the late "3"
 
 
 async def test_submit_refuses_questions_from_another_exam(api: Api) -> None:
@@ -120,11 +146,18 @@ async def test_submit_refuses_questions_from_another_exam(api: Api) -> None:
     other = await api.exam(proctor, title="Other")
     session = await api.ok("POST", f"/api/exams/{exam['id']}/sessions", candidate)
     status, body = await api.call(
-        "POST", "/submit", candidate,
-        json={"session_id": session["session_id"], "answers": [{"question_id": other["questions"][0]["id"], "answer": "4"}]},
+        "POST",
+        "/submit",
+        candidate,
+        json={
+            "session_id": session["session_id"],
+            "answers": [{"question_id": other["questions"][0]["id"], "answer": "4"}],
+        },
     )
     assert status == 422 and body["error"]["code"] == "unknown_question"
-    assert (await api.ok("GET", f"/api/sessions/{session['session_id']}", candidate))["status"] == "active"
+    assert (await api.ok("GET", f"/api/sessions/{session['session_id']}", candidate))[
+        "status"
+    ] == "active"
 
 
 async def test_candidates_see_only_their_own_sessions_and_alerts(api: Api) -> None:
@@ -136,8 +169,18 @@ async def test_candidates_see_only_their_own_sessions_and_alerts(api: Api) -> No
 
     services = api.client.app[SERVICES]
     async with services.db() as db:
-        db.add(Alert(incident_id="a" * 32, session_id=alice_session["session_id"], exam_id=exam["id"],
-                     kind="no_face", severity="high", state="ended", started_at=utcnow(), message="no face"))
+        db.add(
+            Alert(
+                incident_id="a" * 32,
+                session_id=alice_session["session_id"],
+                exam_id=exam["id"],
+                kind="no_face",
+                severity="high",
+                state="ended",
+                started_at=utcnow(),
+                message="no face",
+            )
+        )
         await db.commit()
 
     assert (await api.call("GET", f"/api/sessions/{alice_session['session_id']}", bob))[0] == 404
@@ -151,12 +194,20 @@ async def test_candidates_see_only_their_own_sessions_and_alerts(api: Api) -> No
     alert_id = alice_view["alerts"][0]["id"]
     assert (await api.call("GET", f"/api/alerts/{alert_id}", bob))[0] == 404
     # Candidates cannot review, and proctors of other exams cannot see.
-    assert (await api.call("PATCH", f"/api/alerts/{alert_id}", alice, json={"review_status": "dismissed"}))[0] == 403
+    assert (
+        await api.call(
+            "PATCH", f"/api/alerts/{alert_id}", alice, json={"review_status": "dismissed"}
+        )
+    )[0] == 403
     stranger = await api.staff("proctor9")
     assert (await api.call("GET", f"/api/alerts/{alert_id}", stranger))[0] == 404
-    assert (await api.call("POST", f"/api/sessions/{bob_session['session_id']}/terminate", stranger))[0] == 404
+    assert (
+        await api.call("POST", f"/api/sessions/{bob_session['session_id']}/terminate", stranger)
+    )[0] == 404
     # Candidates cannot submit for someone else.
-    status, _ = await api.call("POST", "/submit", bob, json={"session_id": alice_session["session_id"], "answers": []})
+    status, _ = await api.call(
+        "POST", "/submit", bob, json={"session_id": alice_session["session_id"], "answers": []}
+    )
     assert status == 404
 
 
@@ -167,10 +218,22 @@ async def test_proctor_reviews_alerts_and_filters_history(api: Api) -> None:
     services = api.client.app[SERVICES]
     now = utcnow()
     async with services.db() as db:
-        for i, (kind, severity) in enumerate([("no_face", "high"), ("talking", "low"), ("no_face", "medium")]):
-            db.add(Alert(incident_id=f"{i:032d}", session_id=sid, exam_id=exam["id"], kind=kind,
-                         severity=severity, state="ended", started_at=now + timedelta(seconds=i),
-                         ended_at=now + timedelta(seconds=i + 5), message=kind))
+        for i, (kind, severity) in enumerate(
+            [("no_face", "high"), ("talking", "low"), ("no_face", "medium")]
+        ):
+            db.add(
+                Alert(
+                    incident_id=f"{i:032d}",
+                    session_id=sid,
+                    exam_id=exam["id"],
+                    kind=kind,
+                    severity=severity,
+                    state="ended",
+                    started_at=now + timedelta(seconds=i),
+                    ended_at=now + timedelta(seconds=i + 5),
+                    message=kind,
+                )
+            )
         await db.commit()
 
     page = await api.ok("GET", f"/alerts?exam_id={exam['id']}", proctor)
@@ -182,11 +245,18 @@ async def test_proctor_reviews_alerts_and_filters_history(api: Api) -> None:
     assert (await api.ok("GET", "/alerts", proctor, params={"since": since}))["total"] == 2
 
     target = page["alerts"][2]["id"]
-    reviewed = await api.ok("PATCH", f"/api/alerts/{target}", proctor, json={"review_status": "confirmed", "note": "clearly absent"})
+    reviewed = await api.ok(
+        "PATCH",
+        f"/api/alerts/{target}",
+        proctor,
+        json={"review_status": "confirmed", "note": "clearly absent"},
+    )
     assert reviewed["review_status"] == "confirmed" and reviewed["review_note"] == "clearly absent"
     confirmed = await api.ok("GET", "/alerts?review_status=confirmed", proctor)
     assert [a["id"] for a in confirmed["alerts"]] == [target]
 
     terminated = await api.ok("POST", f"/api/sessions/{sid}/terminate", proctor)
     assert terminated["status"] == "terminated"
-    assert (await api.call("POST", "/submit", candidate, json={"session_id": sid, "answers": []}))[0] == 409
+    assert (await api.call("POST", "/submit", candidate, json={"session_id": sid, "answers": []}))[
+        0
+    ] == 409

@@ -42,7 +42,10 @@ def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
 
 def test_ice_settings_parse() -> None:
     settings, _ = load_settings(
-        {"PROCTOR_ICE_SERVERS": "stun:127.0.0.1:3478, turn:127.0.0.1:3479", "PROCTOR_ICE_HOSTS": "127.0.0.1"}
+        {
+            "PROCTOR_ICE_SERVERS": "stun:127.0.0.1:3478, turn:127.0.0.1:3479",
+            "PROCTOR_ICE_HOSTS": "127.0.0.1",
+        }
     )
     assert settings.ice_servers == ("stun:127.0.0.1:3478", "turn:127.0.0.1:3479")
     assert settings.ice_hosts == ("127.0.0.1",)
