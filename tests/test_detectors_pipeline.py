@@ -1,0 +1,199 @@
+"""FrameAnalyzer over short sequences of real photographs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from detectors.base import AlertKind, FrameAnalysis
+from detectors.identity import reference_descriptor
+from detectors.models import Models, shared_models
+from detectors.pipeline import AnalyzerSettings, FrameAnalyzer
+
+DATA = Path(__file__).parent / "data"
+
+
+def webcam(name: str, mirror: bool = False) -> np.ndarray:
+    """A 640x480 frame with the photo centred on a grey wall, as a webcam would show."""
+    image = cv2.imread(str(DATA / f"{name}.jpg"))
+    if mirror:
+        image = np.ascontiguousarray(image[:, ::-1])
+    scale = min(640 / image.shape[1], 480 / image.shape[0])
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    y, x = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
+    frame[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return frame
+
+
+def composite() -> np.ndarray:
+    """Two people side by side in one 640x480 frame."""
+    halves = []
+    for name in ("obama", "biden"):
+        image = cv2.imread(str(DATA / f"{name}.jpg"))
+        scale = 440 / image.shape[0]
+        halves.append(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    x = 10
+    for half in halves:
+        frame[20 : 20 + half.shape[0], x : x + half.shape[1]] = half
+        x += half.shape[1] + 20
+    return frame
+
+
+def live(frame: np.ndarray, i: int) -> np.ndarray:
+    """Sensor noise so that the camera check does not see a frozen picture."""
+    noise = np.random.default_rng(i).integers(0, 3, frame.shape, dtype=np.uint8)
+    return frame + noise
+
+
+def active(result: FrameAnalysis) -> set[AlertKind]:
+    return {o.kind for o in result.observations if o.active}
+
+
+def kinds(result: FrameAnalysis) -> set[AlertKind]:
+    return {o.kind for o in result.observations}
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return shared_models()
+
+
+@pytest.fixture(scope="module")
+def obama_reference(models: Models) -> np.ndarray:
+    return reference_descriptor(cv2.imread(str(DATA / "obama.jpg")))
+
+
+def test_candidate_alone_raises_nothing(models: Models, obama_reference: np.ndarray) -> None:
+    analyzer = FrameAnalyzer(obama_reference)
+    frame = webcam("obama2")
+    results = [analyzer.analyze(live(frame, i), i * 0.2) for i in range(20)]  # 4 s
+    for r in results:
+        assert active(r) == set(), [(o.kind, o.message) for o in r.observations if o.active]
+        assert len(r.faces) == 1
+        assert {AlertKind.NO_FACE, AlertKind.MULTIPLE_FACES, AlertKind.CAMERA_BLOCKED} <= kinds(r)
+        assert AlertKind.LOOKING_AWAY in kinds(r)
+    assert analyzer.calibrated
+    last = results[-1]
+    assert last.yaw is not None and abs(last.yaw) < 3  # relative to the neutral pose
+    assert last.gaze is not None
+    assert AlertKind.TALKING in kinds(last)  # a still mouth: measured, not talking
+    assert {"camera", "face_detection", "face_mesh", "iris", "head_pose", "total"} <= set(
+        last.timings_ms
+    )
+    # Identity ran on the first frame only (then every 5 s).
+    checked = [r for r in results if r.identity_distance is not None]
+    assert [r.ts for r in checked] == [0.0]
+    assert checked[0].identity_distance is not None and checked[0].identity_distance < 0.6
+    assert "identity" in checked[0].timings_ms
+
+
+def test_no_face_on_the_cat(models: Models) -> None:
+    analyzer = FrameAnalyzer(None)
+    for i in range(3):
+        r = analyzer.analyze(live(webcam("chelsea"), i), i * 0.2)
+        assert active(r) == {AlertKind.NO_FACE}
+        assert r.faces == () and r.yaw is None
+        assert AlertKind.LOOKING_AWAY not in kinds(r)
+
+
+def test_multiple_faces_on_the_composite(models: Models, obama_reference: np.ndarray) -> None:
+    analyzer = FrameAnalyzer(obama_reference)
+    r = analyzer.analyze(live(composite(), 0), 0.0)
+    assert AlertKind.MULTIPLE_FACES in active(r)
+    assert len(r.faces) == 2
+    multiple = next(o for o in r.observations if o.kind is AlertKind.MULTIPLE_FACES)
+    assert "2 faces" in multiple.message
+    # The candidate is one of the two: not a mismatch.
+    assert r.identity_distance is not None and r.identity_distance < 0.6
+    assert AlertKind.FACE_MISMATCH not in active(r)
+
+
+def test_face_mismatch_when_someone_else_sits_down(
+    models: Models, obama_reference: np.ndarray
+) -> None:
+    analyzer = FrameAnalyzer(obama_reference)
+    sequence = (
+        [webcam("obama2")] * 3 + [webcam("chelsea")] * 2 + [webcam("biden")] * 3
+    )  # candidate, empty seat (the cat), someone else
+    results = [analyzer.analyze(live(f, i), i * 0.2) for i, f in enumerate(sequence)]
+    # Identity runs on the first frame and when the face count changes (0 -> 1).
+    ran = [i for i, r in enumerate(results) if r.identity_distance is not None]
+    assert ran == [0, 5]
+    assert AlertKind.FACE_MISMATCH not in active(results[0])
+    mismatch = next(o for o in results[5].observations if o.kind is AlertKind.FACE_MISMATCH)
+    assert mismatch.active and results[5].identity_distance is not None
+    assert results[5].identity_distance > 0.6
+    assert AlertKind.NO_FACE in active(results[3])
+
+
+def test_identity_rechecked_after_the_interval(
+    models: Models, obama_reference: np.ndarray
+) -> None:
+    analyzer = FrameAnalyzer(obama_reference, AnalyzerSettings(identity_interval=1.0))
+    frame = webcam("obama2")
+    ran = [analyzer.analyze(live(frame, i), i * 0.25).identity_distance for i in range(9)]
+    assert [i for i, d in enumerate(ran) if d is not None] == [0, 4, 8]
+
+
+def test_looking_away_relative_to_the_calibrated_pose(models: Models) -> None:
+    # Calibrate on a frontal portrait, then show the same person turned ~20 degrees.
+    settings = AnalyzerSettings(yaw_threshold=10.0, calibration_seconds=1.0)
+    analyzer = FrameAnalyzer(None, settings)
+    frontal, turned = webcam("obama"), webcam("obama2")
+    for i in range(8):
+        r = analyzer.analyze(live(frontal, i), i * 0.2)
+        assert AlertKind.LOOKING_AWAY not in active(r)
+    assert analyzer.calibrated
+    r = analyzer.analyze(live(turned, 9), 1.8)
+    assert AlertKind.LOOKING_AWAY in active(r)
+    assert r.yaw is not None and abs(r.yaw) > 10
+    look = next(o for o in r.observations if o.kind is AlertKind.LOOKING_AWAY)
+    assert "head turned" in look.message
+
+
+def test_talking_from_mouth_movement(models: Models) -> None:
+    # The same person with the mouth in two different openings, alternating: the
+    # mouth-opening ratio varies, which is what TALKING measures.
+    analyzer = FrameAnalyzer(None, AnalyzerSettings(yaw_threshold=90, pitch_threshold=90))
+    frames = [webcam("obama"), webcam("obama2")]
+    results = [analyzer.analyze(live(frames[i % 2], i), i * 0.2) for i in range(10)]
+    assert AlertKind.TALKING in active(results[-1])
+
+
+def test_black_frame_blocks_the_camera(models: Models) -> None:
+    analyzer = FrameAnalyzer(None)
+    r = analyzer.analyze(np.zeros((480, 640, 3), np.uint8), 0.0)
+    assert {AlertKind.CAMERA_BLOCKED, AlertKind.NO_FACE} <= active(r)
+
+
+def test_frozen_feed_blocks_the_camera(models: Models) -> None:
+    analyzer = FrameAnalyzer(None)
+    frame = webcam("obama2")
+    results = [analyzer.analyze(frame, i * 0.5) for i in range(12)]  # 5.5 s, identical
+    assert AlertKind.CAMERA_BLOCKED not in active(results[0])
+    assert AlertKind.CAMERA_BLOCKED in active(results[-1])
+
+
+def test_models_are_per_thread() -> None:
+    seen: list[Models] = []
+    thread = threading.Thread(target=lambda: seen.append(shared_models()))
+    thread.start()
+    thread.join()
+    assert shared_models() is shared_models()
+    assert seen[0] is not shared_models()
+
+
+def test_concurrent_analyze_on_one_session_is_refused(models: Models) -> None:
+    analyzer = FrameAnalyzer(None)
+    analyzer._busy.acquire()  # as if another thread were inside analyze()
+    try:
+        with pytest.raises(RuntimeError, match="concurrently"):
+            analyzer.analyze(webcam("obama"), 0.0)
+    finally:
+        analyzer._busy.release()
