@@ -139,9 +139,7 @@ class IrisModel:
 
     def eyes(self, rgb: np.ndarray, mesh: np.ndarray) -> tuple[Eye, Eye]:
         """Both eyes: (A, B) = (image-left eye, image-right eye)."""
-        return self._eye(rgb, mesh, EYE_A_CORNERS, False), self._eye(
-            rgb, mesh, EYE_B_CORNERS, True
-        )
+        return self._eye(rgb, mesh, EYE_A_CORNERS, False), self._eye(rgb, mesh, EYE_B_CORNERS, True)
 
     def _eye(self, rgb: np.ndarray, mesh: np.ndarray, corners: tuple[int, int], flip: bool) -> Eye:
         # The model was trained on one side; the other eye is mirrored to look like it.

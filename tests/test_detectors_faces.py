@@ -28,7 +28,9 @@ def photo(name: str) -> np.ndarray:
 
 def side_by_side(left: np.ndarray, right: np.ndarray, height: int = 400) -> np.ndarray:
     """Two photos scaled to one height and pasted next to each other."""
-    parts = [cv2.resize(p, (round(p.shape[1] * height / p.shape[0]), height)) for p in (left, right)]
+    parts = [
+        cv2.resize(p, (round(p.shape[1] * height / p.shape[0]), height)) for p in (left, right)
+    ]
     return np.hstack(parts)
 
 

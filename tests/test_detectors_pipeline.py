@@ -17,9 +17,15 @@ from detectors.pipeline import AnalyzerSettings, FrameAnalyzer
 DATA = Path(__file__).parent / "data"
 
 
+def photo(name: str) -> np.ndarray:
+    image = cv2.imread(str(DATA / f"{name}.jpg"))
+    assert image is not None, name
+    return image
+
+
 def webcam(name: str, mirror: bool = False) -> np.ndarray:
     """A 640x480 frame with the photo centred on a grey wall, as a webcam would show."""
-    image = cv2.imread(str(DATA / f"{name}.jpg"))
+    image = photo(name)
     if mirror:
         image = np.ascontiguousarray(image[:, ::-1])
     scale = min(640 / image.shape[1], 480 / image.shape[0])
@@ -34,7 +40,7 @@ def composite() -> np.ndarray:
     """Two people side by side in one 640x480 frame."""
     halves = []
     for name in ("obama", "biden"):
-        image = cv2.imread(str(DATA / f"{name}.jpg"))
+        image = photo(name)
         scale = 440 / image.shape[0]
         halves.append(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
     frame = np.full((480, 640, 3), 128, np.uint8)
@@ -66,7 +72,7 @@ def models() -> Models:
 
 @pytest.fixture(scope="module")
 def obama_reference(models: Models) -> np.ndarray:
-    return reference_descriptor(cv2.imread(str(DATA / "obama.jpg")))
+    return reference_descriptor(photo("obama"))
 
 
 def test_candidate_alone_raises_nothing(models: Models, obama_reference: np.ndarray) -> None:
@@ -132,9 +138,7 @@ def test_face_mismatch_when_someone_else_sits_down(
     assert AlertKind.NO_FACE in active(results[3])
 
 
-def test_identity_rechecked_after_the_interval(
-    models: Models, obama_reference: np.ndarray
-) -> None:
+def test_identity_rechecked_after_the_interval(models: Models, obama_reference: np.ndarray) -> None:
     analyzer = FrameAnalyzer(obama_reference, AnalyzerSettings(identity_interval=1.0))
     frame = webcam("obama2")
     ran = [analyzer.analyze(live(frame, i), i * 0.25).identity_distance for i in range(9)]
