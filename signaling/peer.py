@@ -52,7 +52,10 @@ OnMessage = Callable[[dict[str, Any]], Awaitable[None]]
 
 OnStateChange = Callable[[str], Awaitable[None]]
 """Awaited with each new `RTCPeerConnection.connectionState`: "connecting", "connected",
-"disconnected" (transient), "failed" or "closed" (also after our own `close()`)."""
+"failed" or "closed". aiortc never reports "disconnected": when the page hangs up, "closed"
+comes at once; when it silently vanishes, ICE consent expires after about 30 s ("closed" or
+"failed"). For a quicker stream_lost, watch `VideoSampler.stats.last_frame_at`. "closed"
+also follows our own `close()`. After "failed" the owner should close the peer."""
 
 
 async def _ignore_message(message: dict[str, Any]) -> None:
@@ -192,6 +195,8 @@ class CandidatePeer:
         except asyncio.QueueFull:
             await cancel_and_wait(self._dispatcher)
             return
+        if asyncio.current_task() is self._dispatcher:
+            return  # close() called from a callback: the dispatcher ends after it returns
         try:
             async with asyncio.timeout(5.0):
                 await asyncio.shield(self._dispatcher)
@@ -241,6 +246,10 @@ class CandidatePeer:
         state = str(self._pc.connectionState)
         self._log.info("connection state %s", state)
         self._enqueue(("state", state))
+        if state == "closed" and not self._closed:
+            # The page hung up (aiortc closes the connection itself): release the consumers
+            # and the dispatcher as our own close() would, after "closed" is delivered.
+            spawn(self.close(), name=f"peer-{self.session_id}-close", logger=logger)
 
     def _enqueue(self, event: tuple[str, Any]) -> None:
         try:

@@ -250,3 +250,48 @@ def encode_vp8(clip: Clip, bitrate: int = 500_000) -> list[bytes]:
     for packet in codec.encode(None):
         packets.append(bytes(packet))
     return packets
+
+
+class CandidateClient:
+    """An in-process aiortc peer standing in for the candidate's browser, pinned to loopback.
+
+    It sends the clip's video (and audio, when given), creates the "proctor" data channel and
+    offers without trickle, like the page does. Every candidate it gathers is on 127.0.0.1
+    and no STUN server is configured, so a test's traffic never leaves loopback.
+    """
+
+    def __init__(
+        self,
+        video: MediaStreamTrack | None,
+        audio: MediaStreamTrack | None = None,
+        *,
+        channel_label: str = "proctor",
+    ) -> None:
+        # Imported here so the clip helpers stay usable without the signaling package.
+        from signaling.ice import IceSettings
+
+        self.ice = IceSettings(hosts=("127.0.0.1",))
+        self.pc = self.ice.new_peer_connection()
+        self.received: asyncio.Queue[str] = asyncio.Queue()
+        self.channel = self.pc.createDataChannel(channel_label)
+        self.channel.on("message", self.received.put_nowait)
+        self.channel_open = asyncio.Event()
+        self.channel.on("open", self.channel_open.set)
+        for track in (video, audio):
+            if track is not None:
+                self.pc.addTransceiver(track, direction="sendonly")
+
+    async def offer(self) -> str:
+        """Create the complete offer (all candidates gathered on loopback)."""
+        offer = await self.pc.createOffer()
+        self.ice.prepare_gathering(self.pc)
+        await self.pc.setLocalDescription(offer)
+        return str(self.pc.localDescription.sdp)
+
+    async def accept_answer(self, sdp: str) -> None:
+        from aiortc import RTCSessionDescription
+
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def close(self) -> None:
+        await self.pc.close()
