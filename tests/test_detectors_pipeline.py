@@ -54,7 +54,7 @@ def composite() -> np.ndarray:
 def live(frame: np.ndarray, i: int) -> np.ndarray:
     """Sensor noise so that the camera check does not see a frozen picture."""
     noise = np.random.default_rng(i).integers(0, 3, frame.shape, dtype=np.uint8)
-    return frame + noise
+    return cv2.add(frame, noise)  # saturating: white stays white
 
 
 def active(result: FrameAnalysis) -> set[AlertKind]:
