@@ -212,7 +212,12 @@ class CandidatePeer:
         else:
             self._consumers[track.kind] = None  # a second track of this kind gets drained
         self._log.info("receiving %s track", track.kind)
-        consumer.start(track)
+        try:
+            consumer.start(track)
+        except Exception:
+            self._log.exception("the %s consumer did not start: draining instead", track.kind)
+            consumer = TrackDrain()
+            consumer.start(track)
         self._started.append(consumer)
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
