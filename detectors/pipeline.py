@@ -33,8 +33,11 @@ class AnalyzerSettings:
     """Thresholds and intervals for `FrameAnalyzer`."""
 
     identity_interval: float = 5.0
-    """Seconds between identity checks (each costs ~75 ms); also run on every change of
-    the face count and whenever the face jumps."""
+    """Seconds between identity checks (each costs ~75 ms); also run on a change of the
+    face count and whenever the face jumps (see `identity_min_gap`)."""
+    identity_min_gap: float = 1.0
+    """Least seconds between two identity checks, so that a face count flickering between
+    frames cannot make every frame pay for one; a trigger inside the gap waits for it."""
     match_threshold: float = MATCH_THRESHOLD
     """Descriptor distance above which the face is not the enrolled candidate."""
     identity_max_faces: int = 2
@@ -113,6 +116,7 @@ class FrameAnalyzer:
         self._prev_count: int | None = None
         self._prev_face: Detection | None = None
         self._last_identity_ts: float | None = None
+        self._identity_pending = True
         self._busy = threading.Lock()
 
     @property
@@ -209,6 +213,7 @@ class FrameAnalyzer:
                     for face in faces[: max(1, s.identity_max_faces)]
                 )
             self._last_identity_ts = ts
+            self._identity_pending = False
             mismatch = identity > s.match_threshold
             obs.append(
                 Observation(
@@ -281,19 +286,24 @@ class FrameAnalyzer:
 
     def _identity_due(self, ts: float, faces: list[Detection]) -> bool:
         s = self.settings
-        if self._last_identity_ts is None or len(faces) != self._prev_count:
+        if self._face_changed(faces):
+            self._identity_pending = True
+        last = self._last_identity_ts
+        if last is None or ts < last or ts - last >= s.identity_interval:
             return True
-        if ts - self._last_identity_ts >= s.identity_interval:
-            return True
+        return self._identity_pending and ts - last >= s.identity_min_gap
+
+    def _face_changed(self, faces: list[Detection]) -> bool:
+        """The face count changed, or the main face jumped, since the previous frame."""
         prev, now = self._prev_face, faces[0]
-        if prev is None:
+        if len(faces) != self._prev_count or prev is None:
             return True
         moved = np.hypot(
             (now.xmin + now.xmax - prev.xmin - prev.xmax) / 2,
             (now.ymin + now.ymax - prev.ymin - prev.ymax) / 2,
         )
         ratio = now.width / prev.width if prev.width > 0 else 1.0
-        return bool(moved > s.face_jump * prev.width or not 1 / 1.5 <= ratio <= 1.5)
+        return bool(moved > self.settings.face_jump * prev.width or not 1 / 1.5 <= ratio <= 1.5)
 
 
 class AudioAnalyzer(VoiceActivityDetector):

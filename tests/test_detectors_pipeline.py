@@ -145,6 +145,16 @@ def test_identity_rechecked_after_the_interval(models: Models, obama_reference: 
     assert [i for i, d in enumerate(ran) if d is not None] == [0, 4, 8]
 
 
+def test_flickering_face_count_does_not_check_every_frame(
+    models: Models, obama_reference: np.ndarray
+) -> None:
+    # One face, two faces, one face, ... every 0.2 s: checks at most once per second.
+    analyzer = FrameAnalyzer(obama_reference, AnalyzerSettings(identity_min_gap=1.0))
+    frames = [webcam("obama2"), composite()]
+    results = [analyzer.analyze(live(frames[i % 2], i), i * 0.2) for i in range(11)]
+    assert [i for i, r in enumerate(results) if r.identity_distance is not None] == [0, 5, 10]
+
+
 def test_looking_away_relative_to_the_calibrated_pose(models: Models) -> None:
     # Calibrate on a frontal portrait, then show the same person turned ~20 degrees.
     settings = AnalyzerSettings(yaw_threshold=10.0, calibration_seconds=1.0)
