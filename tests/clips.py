@@ -127,6 +127,12 @@ class ClipVideoTrack(MediaStreamTrack):
         self.loop = loop
         self.sent = 0
         self._start: float | None = None
+        self._ended = asyncio.Event()
+        self.on("ended", self._ended.set)
+
+    async def finished(self) -> None:
+        """Wait until the whole clip has been played (or the track stopped)."""
+        await self._ended.wait()
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
