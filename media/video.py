@@ -134,20 +134,23 @@ class VideoSampler:
 
     async def _analyse(self) -> None:
         loop = asyncio.get_running_loop()
-        next_at = time.monotonic()
+        next_at: float | None = None  # when the next sample is due; None before the first
         while True:
-            await self._wake.wait()
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._wake.clear()
-            item, self._latest = self._latest, None
-            if item is None:
+            if self._latest is None:
                 if self._track_ended:
                     return
+                self._wake.clear()
+                await self._wake.wait()  # set by the reader on each frame and at the end
                 continue
+            delay = 0.0 if next_at is None else next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # Only this task empties _latest, so it still holds a frame: the newest one.
+            item, self._latest = self._latest, None
+            assert item is not None
             # Next sample one period later, or right away if analysis is behind.
-            next_at = max(next_at + self._period, time.monotonic())
+            now = time.monotonic()
+            next_at = now + self._period if next_at is None else max(next_at + self._period, now)
             frame, ts = item
             started = time.monotonic()
             try:
