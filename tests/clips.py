@@ -163,13 +163,16 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    """Write int16 mono samples as a wav file (for --use-file-for-fake-audio-capture)."""
+    """Write int16 mono samples as a wav file (for --use-file-for-fake-audio-capture).
+
+    Returns the absolute, normalised path, which is what Chromium needs."""
+    path = path.resolve()
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(rate)
         wav.writeframes(np.asarray(samples, dtype="<i2").tobytes())
-    return path.resolve()
+    return path
 
 
 def speech(seconds: float | None = None) -> tuple[np.ndarray, int]:
@@ -224,6 +227,7 @@ def write_y4m(clip: Clip, path: Path) -> Path:
     Returns the absolute, normalised path: Chromium reports a relative or unnormalised path
     as a missing camera ("NotFoundError: Requested device not found"). Chromium loops the file.
     """
+    path = path.resolve()
     fps = fractions.Fraction(clip.fps).limit_denominator(1001)
     with open(path, "wb") as out:
         out.write(
@@ -233,7 +237,7 @@ def write_y4m(clip: Clip, path: Path) -> Path:
         for bgr in clip.frames():
             out.write(b"FRAME\n")
             out.write(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return path.resolve()
+    return path
 
 
 def encode_vp8(clip: Clip, bitrate: int = 500_000) -> list[bytes]:
