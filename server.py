@@ -18,6 +18,7 @@ from auth.throttle import LoginThrottle
 from auth.tokens import TokenIssuer
 from core.keys import SERVICES, Services
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
+from live.hub import LiveHub
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Role, User
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     setup_routes(app, OPERATIONS)
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(live_context)
     return app
 
 
@@ -50,6 +52,15 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         await ensure_admin(services, settings.admin_username, settings.admin_password)
     yield
     await services.engine.dispose()
+
+
+async def live_context(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    services.live = LiveHub(services.settings, services.db)
+    yield
+    # Before the database goes: open incidents are ended and stored, peers hung up.
+    await services.live.close()
+    services.live = None
 
 
 async def ensure_admin(services: Services, username: str, password: str) -> bool:

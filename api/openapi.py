@@ -73,10 +73,10 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
                     "application/json": {"schema": _schema(op.body, components, "validation")}
                 },
             }
-        elif op.form is not None:
+        elif op.content is not None:
             entry["requestBody"] = {
                 "required": True,
-                "content": {"multipart/form-data": {"schema": op.form}},
+                "content": {kind: {"schema": schema} for kind, schema in op.content.items()},
             }
         responses: dict[str, Any] = {}
         if op.response is not None:

@@ -55,8 +55,8 @@ class Operation:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    form: dict[str, Any] | None = None
-    """JSON Schema of a multipart/form-data body, for operations that take files."""
+    content: dict[str, Any] | None = None
+    """Content type -> JSON Schema of a non-JSON body (files), read by the handler itself."""
     binary_response: str | None = None
     """Content type of a non-JSON response (e.g. an evidence JPEG)."""
     errors: tuple[int, ...] = ()

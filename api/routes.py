@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import accounts, alert_history, attempts, exams, upload
+from api import accounts, alert_history, attempts, exams, live, upload
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
 from api.schemas import (
@@ -20,6 +20,9 @@ from api.schemas import (
     ExamOut,
     LoginBody,
     LoginOut,
+    OfferBody,
+    OfferOut,
+    ReferencePhotoOut,
     RegisterBody,
     ReviewBody,
     SavedOut,
@@ -81,9 +84,19 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/api/alerts/{alert_id}/evidence", alert_history.alert_evidence,
               "The alert's evidence snapshot", ANYONE, binary_response="image/jpeg",
               errors=(404,)),
+    Operation("PUT", "/api/me/reference-photo", live.put_reference_photo,
+              "Enrol the caller's reference face (422 says why a photo is refused)", CANDIDATE,
+              content=live.PHOTO_CONTENT, response=ReferencePhotoOut, errors=(413, 415, 422)),
+    Operation("GET", "/api/me/reference-photo", live.reference_photo_status,
+              "Whether the caller has enrolled a reference face", CANDIDATE,
+              response=ReferencePhotoOut, errors=(404,)),
+    Operation("POST", "/api/sessions/{session_id}/offer", live.offer,
+              "WebRTC offer -> answer for the attempt's camera and microphone", CANDIDATE,
+              body=OfferBody, response=OfferOut, errors=(404, 409)),
     Operation("POST", "/upload-frame", upload.upload_frame,
               "Analyse one frame (for clients without WebRTC)", CANDIDATE,
-              form=upload.UPLOAD_FORM, response=UploadFrameOut, errors=(404, 409, 413, 415, 422)),
+              content=upload.UPLOAD_FORM, response=UploadFrameOut,
+              errors=(404, 409, 413, 415, 422)),
 ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -215,8 +215,45 @@ class ReviewBody(StrictBody):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
+class LiveAlertOut(BaseModel):
+    """An alert event as sent live (data channel, console bus, upload answers)."""
+
+    type: Literal["alert"] = "alert"
+    id: int | None
+    incident_id: str
+    session_id: int
+    kind: str
+    severity: str
+    state: Literal["started", "updated", "ended"]
+    started_at: datetime | None
+    ended_at: datetime | None
+    message: str
+    confidence: float
+    evidence_url: str | None
+
+
 class UploadFrameOut(BaseModel):
     session_id: int
     faces: list[dict[str, float]]
     observations: list[dict[str, str | float | bool]]
-    alerts: list[AlertOut]
+    alerts: list[LiveAlertOut]
+
+
+class OfferBody(StrictBody):
+    sdp: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+    type: Literal["offer"]
+
+
+class OfferOut(BaseModel):
+    sdp: str
+    type: Literal["answer"]
+    constraints: dict[str, Any]
+    """getUserMedia constraints: what resolution and frame rate to capture."""
+    sender: dict[str, Any]
+    """RTCRtpSender encoding parameters per kind: what bitrate to send."""
+
+
+class ReferencePhotoOut(BaseModel):
+    user_id: int
+    enrolled: bool
+    face: dict[str, float]

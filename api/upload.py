@@ -13,12 +13,14 @@ MAX_IMAGE_BYTES = 4 * 1024 * 1024
 _IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 UPLOAD_FORM = {
-    "type": "object",
-    "required": ["session_id", "image"],
-    "properties": {
-        "session_id": {"type": "integer"},
-        "image": {"type": "string", "format": "binary", "description": "JPEG or PNG, <= 4 MiB"},
-    },
+    "multipart/form-data": {
+        "type": "object",
+        "required": ["session_id", "image"],
+        "properties": {
+            "session_id": {"type": "integer"},
+            "image": {"type": "string", "format": "binary", "description": "JPEG or PNG, <= 4 MiB"},
+        },
+    }
 }
 
 

@@ -132,7 +132,9 @@ class VoiceActivityDetector:
     """Per audio stream: feed PCM as it arrives, get one SPEECH observation per window.
 
     `threshold` applies to the mean speech probability over the window (~0.32 s by
-    default, ten model chunks).
+    default, ten model chunks). `hangover` keeps a speech window active for that many
+    seconds after the last speech: people pause between phrases (measured on the real clip:
+    0.3-0.7 s), and a conversation with pauses is still sustained speech.
     """
 
     def __init__(
@@ -140,10 +142,12 @@ class VoiceActivityDetector:
         vad: SileroVad | None = None,
         threshold: float = 0.5,
         window_chunks: int = 10,
+        hangover: float = 1.0,
     ) -> None:
         self._vad = vad
         self.threshold = threshold
         self.window_chunks = window_chunks
+        self.hangover = hangover
         self.reset()
 
     def reset(self) -> None:
@@ -154,6 +158,7 @@ class VoiceActivityDetector:
         self._buffer_ts = 0.0
         self._probs: list[float] = []
         self._resampler: Resampler | None = None
+        self._last_speech_ts: float | None = None
 
     def feed(
         self, pcm: np.ndarray, sample_rate: int, ts: float, channels: int = 1
@@ -186,12 +191,16 @@ class VoiceActivityDetector:
             if len(self._probs) >= self.window_chunks:
                 mean = float(np.mean(self._probs))
                 self._probs.clear()
-                active = mean >= self.threshold
+                window_end = self._buffer_ts + offset / SAMPLE_RATE
+                if mean >= self.threshold:
+                    self._last_speech_ts = window_end
+                last = self._last_speech_ts
+                active = last is not None and window_end - last <= self.hangover
                 observations.append(
                     Observation(
                         kind=AlertKind.SPEECH,
                         active=active,
-                        ts=self._buffer_ts + offset / SAMPLE_RATE,
+                        ts=window_end,
                         confidence=mean,
                         message=f"speech probability {mean:.2f}",
                     )

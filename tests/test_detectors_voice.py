@@ -106,3 +106,21 @@ def test_resampler_keeps_speech_band_and_drops_aliases() -> None:
     assert abs(np.argmax(spectrum) * 16_000 / 8000 - 1000) < 5  # still a 1 kHz tone
     high = Resampler(rate).process(np.sin(2 * np.pi * 12_000 * t))  # above 8 kHz Nyquist
     assert np.abs(high[200:]).max() < 0.05
+
+
+def test_pauses_between_phrases_do_not_break_sustained_speech(vad: SileroVad) -> None:
+    with wave.open(str(DATA / "clip_speech.wav")) as f:  # a part of the clip with pauses
+        speech = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16)
+    seconds = len(speech) / 16_000
+    without = feed_in_frames(VoiceActivityDetector(vad, hangover=0.0), speech, 16_000, 320)
+    bridged = feed_in_frames(VoiceActivityDetector(vad, hangover=1.0), speech, 16_000, 320)
+    assert not all(o.active for o in without[1:])  # the real clip has pauses...
+    assert all(o.active for o in bridged[1:])  # ...that a 1 s hangover bridges
+    # Hangover is not a latch: speech that stops is inactive one hangover later.
+    tail = feed_in_frames(
+        VoiceActivityDetector(vad),
+        np.concatenate([speech, np.zeros(16_000 * 2, np.int16)]),
+        16_000,
+        320,
+    )
+    assert not tail[-1].active and tail[-1].ts - seconds > 1.0

@@ -1,0 +1,97 @@
+"""Live endpoints: the WebRTC offer/answer and the candidate's reference photo."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from sqlalchemy import select
+
+from api.access import load_session
+from api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from api.operation import Call
+from api.schemas import OfferBody, OfferOut, ReferencePhotoOut
+from core.keys import Services
+from detectors.errors import EnrolmentError, ImageDecodeError
+from detectors.identity import decode_image, reference_descriptor
+from live.hub import LiveHub
+from signaling.errors import InvalidOffer
+from storage.models import ReferenceFace, utcnow
+
+MAX_PHOTO_BYTES = 4 * 1024 * 1024
+PHOTO_TYPES = ("image/jpeg", "image/png")
+PHOTO_CONTENT = {
+    kind: {"type": "string", "format": "binary", "description": "the photo, <= 4 MiB"}
+    for kind in PHOTO_TYPES
+}
+
+
+def _live(services: Services) -> LiveHub:
+    if services.live is None:
+        raise ApiError(503, "pipeline_unavailable", "the live pipeline is not running")
+    return services.live
+
+
+async def offer(call: Call) -> OfferOut:
+    body: OfferBody = call.body
+    session_id = call.path_int("session_id")
+    async with call.services.db() as db:
+        session = await load_session(db, call.caller, session_id)
+    if session.candidate_id != call.caller.id:
+        raise not_found(f"session {session_id}")
+    if session.status != "active" or utcnow() > session.deadline_at:
+        raise conflict("session_closed", f"this attempt is {session.status}; no stream is taken")
+    try:
+        answer = await _live(call.services).accept_offer(session, body.sdp, body.type)
+    except InvalidOffer as error:
+        raise bad_request("invalid_offer", str(error)) from None
+    return OfferOut.model_validate(answer)
+
+
+async def put_reference_photo(call: Call) -> ReferencePhotoOut:
+    request = call.request
+    if request.content_type not in PHOTO_TYPES:
+        raise ApiError(415, "unsupported_media_type", "send the photo as image/jpeg or image/png")
+    if request.content_length is not None and request.content_length > MAX_PHOTO_BYTES:
+        raise ApiError(413, "image_too_large", f"the photo exceeds {MAX_PHOTO_BYTES} bytes")
+    data = await request.read()
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ApiError(413, "image_too_large", f"the photo exceeds {MAX_PHOTO_BYTES} bytes")
+    executor = _live(call.services).executor
+    loop = asyncio.get_running_loop()
+
+    def describe() -> tuple[bytes, dict[str, float]]:
+        image = decode_image(data)
+        descriptor = reference_descriptor(image)
+        return descriptor.astype("float32").tobytes(), {
+            "width": float(image.shape[1]),
+            "height": float(image.shape[0]),
+        }
+
+    try:
+        descriptor, size = await loop.run_in_executor(executor, describe)
+    except ImageDecodeError as error:
+        raise unprocessable("not_an_image", str(error)) from None
+    except EnrolmentError as error:
+        raise unprocessable(error.code, error.message) from None
+    user = call.caller
+    async with call.services.db() as db:
+        row = (
+            await db.execute(select(ReferenceFace).where(ReferenceFace.user_id == user.id))
+        ).scalar_one_or_none()
+        if row is None:
+            db.add(ReferenceFace(user_id=user.id, descriptor=descriptor))
+        else:
+            row.descriptor, row.created_at = descriptor, utcnow()
+        await db.commit()
+    return ReferencePhotoOut(user_id=user.id, enrolled=True, face=size)
+
+
+async def reference_photo_status(call: Call) -> web.StreamResponse | ReferencePhotoOut:
+    async with call.services.db() as db:
+        row = (
+            await db.execute(select(ReferenceFace).where(ReferenceFace.user_id == call.caller.id))
+        ).scalar_one_or_none()
+    if row is None:
+        raise not_found("reference photo")
+    return ReferencePhotoOut(user_id=call.caller.id, enrolled=True, face={})

@@ -1,0 +1,137 @@
+"""The live side of the server: the worker threads, peers, bus and one LiveSession per
+attempt that is being watched. Created at start-up, closed (alerts flushed) at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerts.bus import AlertBus
+from alerts.dispatch import AlertDispatcher
+from alerts.presets import resolve_rules
+from api.errors import unprocessable
+from api.schemas import UploadFrameOut
+from core.settings import Settings
+from detectors.errors import ImageDecodeError
+from detectors.identity import decode_image
+from live.session import LiveContext, LiveSession
+from live.sinks import ChannelSink, ConsoleSink, StoreSink, alert_message
+from media.constraints import CaptureProfile
+from signaling.ice import IceSettings
+from signaling.peer import CandidatePeer
+from signaling.registry import PeerRegistry
+from storage.models import Exam, ExamSession, ReferenceFace
+
+logger = logging.getLogger(__name__)
+
+
+class LiveHub:
+    def __init__(self, settings: Settings, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
+        self.bus = AlertBus()
+        self.peers: PeerRegistry[CandidatePeer] = PeerRegistry()
+        self.executor = ThreadPoolExecutor(settings.detector_threads, thread_name_prefix="detector")
+        self._sessions: dict[int, LiveSession] = {}
+        self._opening = asyncio.Lock()
+        dispatcher = AlertDispatcher(
+            [StoreSink(db), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
+        )
+        self._context = LiveContext(
+            executor=self.executor,
+            dispatcher=dispatcher,
+            bus=self.bus,
+            peers=self.peers,
+            ice=IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts),
+            profile=CaptureProfile(),
+            evidence_dir=settings.evidence_dir,
+            analysis_fps=settings.analysis_fps,
+            stream_lost_grace=settings.stream_lost_grace_seconds,
+        )
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _peer_of(self, session_id: int) -> CandidatePeer | None:
+        return self.peers.get(str(session_id))
+
+    def session(self, session_id: int) -> LiveSession | None:
+        return self._sessions.get(session_id)
+
+    async def open(self, row: ExamSession) -> LiveSession:
+        """The attempt's live session, created on first use."""
+        async with self._opening:
+            live = self._sessions.get(row.id)
+            if live is not None:
+                return live
+            async with self._db() as db:
+                exam = await db.get(Exam, row.exam_id)
+                assert exam is not None
+                reference = (
+                    await db.execute(
+                        select(ReferenceFace.descriptor).where(
+                            ReferenceFace.user_id == row.candidate_id
+                        )
+                    )
+                ).scalar_one_or_none()
+            live = LiveSession(
+                self._context,
+                session_id=row.id,
+                exam_id=row.exam_id,
+                rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
+                reference=None if reference is None else np.frombuffer(reference, np.float32),
+            )
+            self._sessions[row.id] = live
+            return live
+
+    async def accept_offer(self, row: ExamSession, sdp: str, sdp_type: str) -> dict[str, Any]:
+        live = await self.open(row)
+        return await live.accept_offer(sdp, sdp_type)
+
+    async def analyze_upload(self, row: ExamSession, image: bytes) -> UploadFrameOut:
+        loop = asyncio.get_running_loop()
+        try:
+            bgr = await loop.run_in_executor(self.executor, decode_image, image)
+        except ImageDecodeError as error:
+            raise unprocessable("not_an_image", str(error)) from None
+        live = await self.open(row)
+        analysis, delivered = await live.analyze_upload(bgr)
+        return UploadFrameOut(
+            session_id=row.id,
+            faces=[
+                {"x": f.x, "y": f.y, "width": f.width, "height": f.height, "score": f.score}
+                for f in analysis.faces
+            ],
+            observations=[
+                {
+                    "kind": str(o.kind),
+                    "active": o.active,
+                    "confidence": o.confidence,
+                    "message": o.message,
+                }
+                for o in analysis.observations
+            ],
+            alerts=[alert_message(alert) for alert in delivered],
+        )
+
+    def session_closed(self, session_id: int) -> None:
+        """The attempt ended (submitted, terminated, expired): flush and hang up, soon."""
+        live = self._sessions.pop(session_id, None)
+        if live is not None:
+            task = asyncio.get_running_loop().create_task(live.close(), name=f"close-{session_id}")
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        """Server shutdown: end every open incident (stored), close every connection."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        closing = [live.close() for live in sessions] + list(self._closing)
+        for result in await asyncio.gather(*closing, return_exceptions=True):
+            if isinstance(result, BaseException):
+                logger.error("closing a live session failed", exc_info=result)
+        await self.peers.close_all()
+        self.bus.close()
+        self.executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,274 @@
+"""One active attempt, live: its peer connection, samplers, analysers, rules and alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from alerts.bus import AlertBus
+from alerts.dispatch import AlertDispatcher, DeliveredAlert
+from alerts.engine import RuleEngine
+from alerts.errors import AlertNotStored
+from alerts.events import AlertEvent, IncidentState
+from alerts.presets import RuleBook
+from detectors.base import AlertKind, FrameAnalysis, Observation
+from detectors.pipeline import AudioAnalyzer, FrameAnalyzer
+from live.clock import iso
+from live.page_events import observation_from_page
+from media.audio import AudioSampler
+from media.constraints import CaptureProfile
+from media.tasks import spawn
+from media.video import VideoSampler
+from signaling.ice import IceSettings
+from signaling.peer import CandidatePeer
+from signaling.registry import PeerRegistry
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+"""How often open incidents are re-checked when no observation arrives."""
+EVIDENCE_JPEG_QUALITY = 80
+
+
+@dataclass(frozen=True, slots=True)
+class LiveContext:
+    """What every live session of one server shares."""
+
+    executor: Executor
+    dispatcher: AlertDispatcher
+    bus: AlertBus
+    peers: PeerRegistry[CandidatePeer]
+    ice: IceSettings
+    profile: CaptureProfile
+    evidence_dir: Path
+    analysis_fps: float
+    stream_lost_grace: float
+
+
+class LiveSession:
+    def __init__(
+        self,
+        context: LiveContext,
+        *,
+        session_id: int,
+        exam_id: int,
+        rules: RuleBook,
+        reference: np.ndarray | None,
+    ) -> None:
+        self.session_id = session_id
+        self.exam_id = exam_id
+        self._context = context
+        self._engine = RuleEngine(rules)
+        self._frames = FrameAnalyzer(reference)
+        self._audio = AudioAnalyzer()
+        self._frame_lock = threading.Lock()  # WebRTC and upload frames share one analyser
+        self._audio_lock = threading.Lock()
+        self._last_frame: np.ndarray | None = None
+        self._delivery = asyncio.Lock()  # one session's events reach sinks in order
+        self._peer: CandidatePeer | None = None
+        self._video: VideoSampler | None = None
+        self._disconnected_since: float | None = None
+        self._stream_lost_reported = False
+        self._closed = False
+        self._log = logging.LoggerAdapter(logger, {"session_id": session_id})
+        self._ticker = spawn(self._tick_forever(), name=f"live-{session_id}-tick", logger=logger)
+
+    @property
+    def peer(self) -> CandidatePeer | None:
+        return self._peer
+
+    @property
+    def video_stats(self) -> Any:
+        return None if self._video is None else self._video.stats
+
+    # --- connection -------------------------------------------------------------------
+
+    async def accept_offer(self, sdp: str, sdp_type: str) -> dict[str, Any]:
+        """Answer the page's offer; a new offer replaces the previous connection."""
+        context = self._context
+        video = VideoSampler(
+            self._analyze_frame,
+            self._on_analysis,
+            context.executor,
+            analysis_fps=context.analysis_fps,
+            name=f"video-{self.session_id}",
+        )
+        audio = AudioSampler(
+            self._process_audio,
+            self._on_observations,
+            context.executor,
+            name=f"audio-{self.session_id}",
+        )
+        peer = CandidatePeer(
+            str(self.session_id),
+            context.ice,
+            video=video,
+            audio=audio,
+            on_message=self._on_page_message,
+            video_kbps=context.profile.video_kbps,
+        )
+
+        async def on_state(state: str) -> None:
+            await self._on_connection_state(peer, state)
+
+        peer.on_state_change = on_state
+        try:
+            answer = await peer.accept_offer(sdp, sdp_type)
+        except BaseException:
+            await peer.close()
+            raise
+        self._peer, self._video = peer, video
+        await context.peers.replace(str(self.session_id), peer)
+        return {"sdp": answer.sdp, "type": answer.type, **context.profile.page_settings()}
+
+    async def _on_connection_state(self, peer: CandidatePeer, state: str) -> None:
+        if peer is not self._peer or self._closed:
+            return  # a replaced connection's last words
+        now = time.monotonic()
+        if state == "connected":
+            self._disconnected_since = None
+            if self._stream_lost_reported:
+                self._stream_lost_reported = False
+                await self._observe([Observation(AlertKind.STREAM_LOST, False, now)])
+        elif state in ("disconnected", "failed", "closed") and self._disconnected_since is None:
+            self._disconnected_since = now
+
+    async def _check_stream_lost(self, now: float) -> None:
+        since = self._disconnected_since
+        grace = self._context.stream_lost_grace
+        if since is None or self._stream_lost_reported or now - since < grace:
+            return
+        self._stream_lost_reported = True
+        message = f"the candidate's stream has been down for more than {grace:g} s"
+        await self._observe([Observation(AlertKind.STREAM_LOST, True, since, message=message)])
+
+    # --- analysis ---------------------------------------------------------------------
+
+    def _analyze_frame(self, bgr: np.ndarray, ts: float) -> FrameAnalysis:
+        """Runs in a worker thread."""
+        with self._frame_lock:
+            analysis = self._frames.analyze(bgr, ts)
+            self._last_frame = bgr
+            return analysis
+
+    def _process_audio(self, pcm: np.ndarray, ts: float) -> list[Observation]:
+        """Runs in a worker thread; `pcm` is 16 kHz mono."""
+        with self._audio_lock:
+            return self._audio.feed(pcm, 16_000, ts)
+
+    async def _on_analysis(self, analysis: FrameAnalysis) -> None:
+        self._context.bus.publish(self.exam_id, overlay_message(self.session_id, analysis))
+        await self._observe(analysis.observations)
+
+    async def _on_observations(self, observations: list[Observation]) -> None:
+        await self._observe(observations)
+
+    async def _on_page_message(self, message: dict[str, Any]) -> None:
+        observation = observation_from_page(message, time.monotonic())
+        if observation is None:
+            self._log.debug("ignored page message %r", message.get("type"))
+            return
+        await self._observe([observation])
+
+    async def analyze_upload(self, bgr: np.ndarray) -> tuple[FrameAnalysis, list[DeliveredAlert]]:
+        """One uploaded frame through the same analyser, rules and sinks as the live stream."""
+        loop = asyncio.get_running_loop()
+        analysis = await loop.run_in_executor(
+            self._context.executor, self._analyze_frame, bgr, time.monotonic()
+        )
+        self._context.bus.publish(self.exam_id, overlay_message(self.session_id, analysis))
+        delivered = await self._observe(analysis.observations)
+        return analysis, delivered
+
+    # --- rules and delivery -----------------------------------------------------------
+
+    async def _observe(self, observations: Iterable[Observation]) -> list[DeliveredAlert]:
+        if self._closed:
+            return []
+        events = self._engine.feed_all(observations)
+        return await self._deliver(events)
+
+    async def _tick_forever(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            await self._check_stream_lost(now)
+            await self._deliver(self._engine.tick(now))
+
+    async def _deliver(self, events: list[AlertEvent]) -> list[DeliveredAlert]:
+        delivered = []
+        async with self._delivery:
+            for event in events:
+                evidence = None
+                if event.state == IncidentState.STARTED:
+                    evidence = await self._save_evidence(event)
+                alert = DeliveredAlert(event, self.session_id, self.exam_id, evidence_path=evidence)
+                # AlertNotStored is logged loudly by the dispatcher; nobody was told about it.
+                with contextlib.suppress(AlertNotStored):
+                    delivered.append(await self._context.dispatcher.dispatch(alert))
+        return delivered
+
+    async def _save_evidence(self, event: AlertEvent) -> str | None:
+        frame = self._last_frame
+        if frame is None:
+            return None
+        relative = f"{self.session_id}/{event.incident_id}.jpg"
+        path = self._context.evidence_dir / relative
+
+        def write() -> bool:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ok, data = cv2.imencode(
+                ".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
+            )
+            if ok:
+                path.write_bytes(data.tobytes())
+            return bool(ok)
+
+        loop = asyncio.get_running_loop()
+        try:
+            saved = await loop.run_in_executor(self._context.executor, write)
+        except OSError:
+            self._log.exception("could not write evidence %s", path)
+            return None
+        return relative if saved else None
+
+    # --- end --------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """End every open incident (delivered and stored) and close the connection."""
+        if self._closed:
+            return
+        events = self._engine.close(time.monotonic())
+        await self._deliver(events)
+        self._closed = True
+        self._ticker.cancel()
+        await self._context.peers.close(str(self.session_id))
+        self._peer = None
+
+
+def overlay_message(session_id: int, analysis: FrameAnalysis) -> dict[str, Any]:
+    """What the proctor console draws over a candidate's video."""
+    return {
+        "type": "analysis",
+        "session_id": session_id,
+        "at": iso(analysis.ts),
+        "faces": [
+            {"x": f.x, "y": f.y, "width": f.width, "height": f.height, "score": round(f.score, 3)}
+            for f in analysis.faces
+        ],
+        "yaw": analysis.yaw,
+        "pitch": analysis.pitch,
+        "gaze": analysis.gaze,
+        "active": sorted({str(o.kind) for o in analysis.observations if o.active}),
+    }
