@@ -167,9 +167,7 @@ class AudioSampler:
                 chunk, ts = self._ready.popleft()
                 started = time.monotonic()
                 try:
-                    observations = await loop.run_in_executor(
-                        self._executor, self._run, chunk, ts
-                    )
+                    observations = await loop.run_in_executor(self._executor, self._run, chunk, ts)
                 except Exception:
                     self._stats.processing_errors += 1
                     logger.exception("%s: processing the chunk at %.3f failed", self._name, ts)

@@ -162,7 +162,9 @@ def restrict_host_addresses(pc: RTCPeerConnection, hosts: Iterable[str]) -> None
 
 def _only_addresses(original: Callable[..., Any], fixed: list[str]) -> Callable[..., Any]:
     async def get_component_candidates(
-        component: int, addresses: list[str], timeout: int = 5  # noqa: ASYNC109 (aioice's)
+        component: int,
+        addresses: list[str],
+        timeout: int = 5,  # noqa: ASYNC109 (aioice's)
     ) -> Any:
         # `addresses` is aioice's interface list (127.0.0.1 left out): replaced by ours.
         return await original(component=component, addresses=fixed, timeout=timeout)

@@ -102,9 +102,7 @@ class CandidatePeer:
         self._channel: RTCDataChannel | None = None
         self._channel_open = asyncio.Event()
         self._inbox: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(INBOX_SIZE)
-        self._dispatcher = spawn(
-            self._dispatch(), name=f"peer-{session_id}-events", logger=logger
-        )
+        self._dispatcher = spawn(self._dispatch(), name=f"peer-{session_id}-events", logger=logger)
         self._accepted = False
         self._closed = False
         self._pc.on("track", self._on_track)
@@ -164,7 +162,12 @@ class CandidatePeer:
             self._log.warning("data channel backlog over %d bytes: dropped", MAX_BUFFERED_BYTES)
             return False
         try:
-            channel.send(json.dumps(message, separators=(",", ":")))
+            text = json.dumps(message, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            self._log.warning("not sending a message that is not JSON: %s", exc)
+            return False
+        try:
+            channel.send(text)
         except Exception:
             self._log.exception("could not send a message to the page")
             return False

@@ -126,7 +126,11 @@ async def test_slow_processing_drops_old_audio_keeps_recent(executor: ThreadPool
         pass
 
     sampler = AudioSampler(
-        process, on_observations, executor, chunk_seconds=0.5, max_backlog_seconds=1.0,
+        process,
+        on_observations,
+        executor,
+        chunk_seconds=0.5,
+        max_backlog_seconds=1.0,
         as_float=False,
     )
     await run(sampler, BrowserLikeTrack(levels))

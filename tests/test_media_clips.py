@@ -28,7 +28,12 @@ def test_scene_contents_and_frames() -> None:
     clip = Clip(DEFAULT_SCENE, fps=10)
     assert clip.duration == 15 and clip.frame_count == 150
     assert [clip.content_at(t) for t in (0, 3.9, 4, 8.5, 14.9, 20)] == [
-        "candidate", "candidate", "empty", "two_faces", "other_person", "empty",
+        "candidate",
+        "candidate",
+        "empty",
+        "two_faces",
+        "other_person",
+        "empty",
     ]
     frame = clip.frame(0)
     assert frame.shape == (480, 640, 3) and frame.dtype == np.uint8

@@ -90,8 +90,9 @@ async def test_one_analysis_at_a_time_and_frames_skipped_when_slow(
     assert analyses.max_in_flight == 1  # 4 workers free, yet never two analyses at once
     assert stats.frames_received == 60
     assert 5 <= stats.frames_analysed <= 8, stats
-    # Each analysis took the newest frame: never more than one analysis plus a frame behind.
-    assert stats.last_latency_s is not None and stats.last_latency_s < 0.3 + 0.15
+    # Each analysis took the newest frame, so a result is at most the analysis it waited
+    # for plus its own old (0.3 + 0.3 s), however long the stream runs.
+    assert stats.last_latency_s is not None and stats.last_latency_s < 0.3 + 0.3 + 0.1
 
 
 async def test_failures_are_logged_and_sampling_goes_on(
