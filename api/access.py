@@ -23,8 +23,14 @@ async def authenticate(request: web.Request, services: Services) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("send an access token: Authorization: Bearer <token>")
+    return await user_from_token(token.strip(), services)
+
+
+async def user_from_token(token: str, services: Services) -> User:
+    """The user an access token stands for, by the same rules as the bearer header (a
+    WebSocket, which cannot send headers from a browser, passes it in the query string)."""
     try:
-        claims = services.tokens.verify(token.strip())
+        claims = services.tokens.verify(token)
     except InvalidToken as error:
         raise unauthorized(str(error)) from None
     async with services.db() as db:
@@ -35,11 +41,11 @@ async def authenticate(request: web.Request, services: Services) -> User:
     return user
 
 
-def member_exam_ids(user: User, role: Role) -> Select[tuple[int]]:
+def member_exam_ids(user: User, role: Role) -> Select[int]:
     return select(Enrolment.exam_id).where(Enrolment.user_id == user.id, Enrolment.role == role)
 
 
-def visible_sessions(user: User) -> Select[tuple[ExamSession]]:
+def visible_sessions(user: User) -> Select[ExamSession]:
     query = select(ExamSession)
     if user.role == Role.CANDIDATE:
         return query.where(ExamSession.candidate_id == user.id)
@@ -48,7 +54,7 @@ def visible_sessions(user: User) -> Select[tuple[ExamSession]]:
     return query
 
 
-def visible_exams(user: User) -> Select[tuple[Exam]]:
+def visible_exams(user: User) -> Select[Exam]:
     query = select(Exam)
     if user.role == Role.CANDIDATE:
         return query.where(Exam.id.in_(member_exam_ids(user, Role.CANDIDATE)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import member_exam_ids
@@ -35,7 +35,7 @@ def alert_out(alert: Alert) -> AlertOut:
     )
 
 
-def visible_alerts(user: User):  # type: ignore[no-untyped-def]
+def visible_alerts(user: User) -> Select[Alert]:
     query = select(Alert)
     if user.role == Role.CANDIDATE:
         own = select(ExamSession.id).where(ExamSession.candidate_id == user.id)

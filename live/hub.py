@@ -16,7 +16,7 @@ from alerts.bus import AlertBus
 from alerts.dispatch import AlertDispatcher
 from alerts.presets import resolve_rules
 from api.errors import unprocessable
-from api.schemas import UploadFrameOut
+from api.schemas import LiveAlertOut, UploadFrameOut
 from core.settings import Settings
 from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
@@ -114,7 +114,7 @@ class LiveHub:
                 }
                 for o in analysis.observations
             ],
-            alerts=[alert_message(alert) for alert in delivered],
+            alerts=[LiveAlertOut.model_validate(alert_message(a)) for a in delivered],
         )
 
     def session_closed(self, session_id: int) -> None:

@@ -9,7 +9,7 @@ import jwt
 
 from auth.tokens import TokenIssuer
 from core.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, ApiFactory
 
 
 async def test_register_then_login_returns_a_bearer_token(api: Api) -> None:
@@ -90,7 +90,7 @@ async def test_missing_malformed_and_tampered_tokens_are_refused(
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     status, body = await api.call("GET", "/api/me", f"{header}.{forged}.{signature}")
     assert status == 401 and body["error"]["code"] == "unauthorized"
-    unsigned = jwt.encode(claims, key=None, algorithm="none")
+    unsigned = jwt.encode(claims, key=None, algorithm="none")  # type: ignore[arg-type]
     assert (await api.call("GET", "/api/me", unsigned))[0] == 401
     other_key = TokenIssuer("another-secret-" + "y" * 32, 3600).issue(claims["sub"], "admin")
     assert (await api.call("GET", "/api/me", other_key))[0] == 401
@@ -121,8 +121,8 @@ async def test_only_admin_creates_staff_accounts(api: Api) -> None:
 
 
 async def test_first_admin_comes_from_the_environment_once(
-    api: Api, make_api, settings: Settings
-) -> None:  # type: ignore[no-untyped-def]
+    api: Api, make_api: ApiFactory, settings: Settings
+) -> None:
     await api.admin()
     # A second start with the same settings must not fail or duplicate the admin.
     again = await make_api(settings)

@@ -54,7 +54,8 @@ async def test_malformed_missing_and_mistyped_json(api: Api, method: str, path: 
             method, url, token, data=raw, headers={"Content-Type": "application/json"}
         )
         assert_json_error(status, body, {400, 404, 409, 422})
-    for value in ([], "a string", 42, None, {"unexpected": 1}):
+    values: list[Any] = [[], "a string", 42, None, {"unexpected": 1}]
+    for value in values:
         status, body = await api.call(method, url, token, json=value)
         assert_json_error(status, body, {400, 404, 409, 422})
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from core.keys import SERVICES
 from storage.models import Alert, ExamSession, utcnow
 from tests.conftest import Api
 
 
-async def _exam_with_candidate(api: Api, candidate: str = "cand") -> tuple[str, str, dict]:  # type: ignore[type-arg]
+async def _exam_with_candidate(
+    api: Api, candidate: str = "cand"
+) -> tuple[str, str, dict[str, Any]]:
     proctor = await api.staff("proctor1")
     token = await api.candidate(candidate)
     exam = await api.exam(proctor)

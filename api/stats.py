@@ -1,0 +1,84 @@
+"""`GET /api/stats/live` (admin): counters of the live pipeline, for benchmarks and health.
+
+Per watched session: the peer's connection state and the video sampler's counters
+(`media.video.VideoStats`). Times are on the server's `time.monotonic()` clock, returned as
+`now`, so a caller on the same machine can compare them with its own monotonic clock.
+
+To serve it, add to `OPERATIONS` in api/routes.py (with `stats` in its `from api import`):
+
+    Operation("GET", "/api/stats/live", stats.live_stats,
+              "Counters of the live pipeline (benchmarks, health)", ADMIN,
+              response=LiveStatsOut),
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel
+
+from api.errors import ApiError
+from api.operation import Call
+
+__all__ = ["LIVE_STATS_PATH", "LiveSessionStatsOut", "LiveStatsOut", "live_stats"]
+
+LIVE_STATS_PATH = "/api/stats/live"
+
+
+class LiveSessionStatsOut(BaseModel):
+    session_id: int
+    connection_state: str | None
+    """The peer connection's state, None when no offer has been accepted."""
+    channel_open: bool
+    frames_received: int
+    frames_analysed: int
+    analysis_errors: int
+    last_frame_at: float | None
+    last_analysed_ts: float | None
+    """Arrival time (server monotonic) of the newest analysed frame."""
+    last_analysis_s: float | None
+    """Executor time of the newest analysis (queueing for a worker included)."""
+    last_latency_s: float | None
+    """From the newest analysed frame's arrival to its result."""
+
+
+class LiveStatsOut(BaseModel):
+    now: float
+    """The server's `time.monotonic()` when the counters were read."""
+    peers: int
+    executor_queue: int | None
+    """Detector jobs waiting for a worker thread (None if the executor does not say)."""
+    sessions: list[LiveSessionStatsOut]
+
+
+async def live_stats(call: Call) -> LiveStatsOut:
+    hub = call.services.live
+    if hub is None:
+        raise ApiError(503, "pipeline_unavailable", "the live pipeline is not running")
+    sessions = []
+    for sid in hub.peers.sessions():
+        live = hub.session(int(sid))
+        peer = hub.peers.get(sid)
+        stats = None if live is None else live.video_stats
+        sessions.append(
+            LiveSessionStatsOut(
+                session_id=int(sid),
+                connection_state=None if peer is None else peer.connection_state,
+                channel_open=peer is not None and peer.channel_open,
+                frames_received=0 if stats is None else stats.frames_received,
+                frames_analysed=0 if stats is None else stats.frames_analysed,
+                analysis_errors=0 if stats is None else stats.analysis_errors,
+                last_frame_at=None if stats is None else stats.last_frame_at,
+                last_analysed_ts=None if stats is None else stats.last_analysed_ts,
+                last_analysis_s=None if stats is None else stats.last_analysis_s,
+                last_latency_s=None if stats is None else stats.last_latency_s,
+            )
+        )
+    # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.
+    queue = getattr(hub.executor, "_work_queue", None)
+    return LiveStatsOut(
+        now=time.monotonic(),
+        peers=len(hub.peers),
+        executor_queue=None if queue is None else queue.qsize(),
+        sessions=sessions,
+    )
