@@ -77,7 +77,8 @@ async def test_chunks_are_half_seconds_of_16k_mono_float(executor: ThreadPoolExe
     async def on_observations(observations: list[Observation]) -> None:
         delivered.append(observations)
 
-    sampler = AudioSampler(process, on_observations, executor)
+    # The track is unpaced (all 3 s at once): a backlog that holds it all, so none is dropped.
+    sampler = AudioSampler(process, on_observations, executor, max_backlog_seconds=5.0)
     track = BrowserLikeTrack(source)
     await run(sampler, track)
     assert sampler.chunk_samples == 8000
@@ -107,7 +108,9 @@ async def test_int16_on_request(executor: ThreadPoolExecutor) -> None:
     async def on_observations(observations: list[Observation]) -> None:
         pass
 
-    sampler = AudioSampler(process, on_observations, executor, as_float=False)
+    sampler = AudioSampler(
+        process, on_observations, executor, max_backlog_seconds=5.0, as_float=False
+    )
     await run(sampler, BrowserLikeTrack(source))
     assert [c.dtype for c in chunks] == [np.dtype(np.int16)] * 2
 
@@ -157,7 +160,7 @@ async def test_processing_errors_are_logged_and_do_not_stop_it(
         pass
 
     source, _ = speech(2.1)
-    sampler = AudioSampler(process, on_observations, executor, name="mic")
+    sampler = AudioSampler(process, on_observations, executor, max_backlog_seconds=5.0, name="mic")
     with caplog.at_level(logging.ERROR, logger="media.audio"):
         await run(sampler, BrowserLikeTrack(source))
     assert sampler.stats.processing_errors == 1 and sampler.stats.chunks_processed == 3

@@ -218,7 +218,9 @@ async def test_streams_real_clip_sampled_at_analysis_rate(
     assert max(seen[2] for seen in recorder.seen) < 20  # mean grey-level error, out of 255
     stamps = [seen[0] for seen in recorder.seen]
     assert stamps == sorted(stamps)
-    assert all(b - a >= 0.4 for a, b in zip(stamps, stamps[1:], strict=False))
+    # Arrival times jitter with the network and the load, the sampling period does not.
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert 0.4 <= float(np.median(gaps)) <= 0.6, gaps
 
     # Audio: real speech, 0.5 s chunks of 16 kHz float mono.
     assert len(chunks) >= 5
