@@ -15,6 +15,7 @@ import numpy as np
 
 from detectors.errors import EnrolmentError, ImageDecodeError
 from detectors.face_detector import Detection, FaceDetector
+from detectors.image_header import MAX_PIXELS, too_many_pixels
 from detectors.model_files import FACE_DESCRIPTOR, SHAPE_PREDICTOR_5, model_path
 
 MATCH_THRESHOLD = 0.6
@@ -52,6 +53,8 @@ def decode_image(data: bytes) -> np.ndarray:
     """BGR image from encoded bytes (JPEG, PNG, WebP, ...), EXIF rotation applied."""
     if not data:
         raise ImageDecodeError("empty upload: expected a JPEG or PNG photo")
+    if too_many_pixels(data):
+        raise ImageDecodeError(f"the image is larger than {MAX_PIXELS} pixels")
     buffer = np.frombuffer(data, dtype=np.uint8)
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
