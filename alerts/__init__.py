@@ -15,7 +15,6 @@ from alerts.presets import (
     rulebook_to_dict,
 )
 from alerts.risk import risk_score
-from alerts.sinks import BusSink
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -25,7 +24,6 @@ __all__ = [
     "AlertEvent",
     "AlertNotStored",
     "AlertSink",
-    "BusSink",
     "DeliveredAlert",
     "IncidentState",
     "RuleBook",

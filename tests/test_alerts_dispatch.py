@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pytest
 
@@ -12,8 +13,8 @@ from alerts.bus import AlertBus
 from alerts.dispatch import AlertDispatcher, AlertSink, DeliveredAlert
 from alerts.errors import AlertNotStored
 from alerts.events import AlertEvent, IncidentState, Severity
-from alerts.sinks import BusSink
 from detectors.base import AlertKind
+from live.sinks import ConsoleSink
 
 EVENT = AlertEvent(
     incident_id="abc123",
@@ -186,26 +187,26 @@ async def test_sinks_are_delivered_concurrently() -> None:
     assert loop.time() - started < 0.4  # not 3 x 0.15 in a row
 
 
-async def test_bus_sink_publishes_to_the_exams_consoles_without_file_paths() -> None:
+async def test_console_sink_publishes_to_the_exams_consoles_without_file_paths() -> None:
     bus = AlertBus()
     async with bus.subscribe(7) as console, bus.subscribe(8) as other:
-        await fast([Store(Journal()), BusSink(bus)]).dispatch(ALERT)
+        await fast([Store(Journal()), ConsoleSink(bus)]).dispatch(ALERT)
         async with asyncio.timeout(1):
             message = await anext(console)
+        started_at = message.pop("started_at")
+        assert datetime.fromisoformat(started_at).tzinfo is not None  # wall time for people
         assert message == {
             "type": "alert",
+            "id": 1001,
             "incident_id": "abc123",
+            "session_id": 41,
             "kind": "multiple_faces",
             "state": "started",
             "severity": "high",
-            "started_at": 12.0,
             "ended_at": None,
             "confidence": 0.9,
             "message": "2 faces in view",
-            "session_id": 41,
-            "exam_id": 7,
-            "alert_id": 1001,
-            "has_evidence": True,
+            "evidence_url": "/api/alerts/1001/evidence",
         }
         assert other.pending == 0
 
