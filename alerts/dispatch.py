@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from alerts.errors import AlertNotStored
 from alerts.events import AlertEvent
@@ -34,16 +34,6 @@ class DeliveredAlert:
     """The stored row's id, filled in by the dispatcher from what the store returns."""
     evidence_path: str | None = None
     """Snapshot file kept as evidence, relative to the data directory, if any."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for consoles and the data channel (no server file paths)."""
-        return {
-            **self.event.to_dict(),
-            "session_id": self.session_id,
-            "exam_id": self.exam_id,
-            "alert_id": self.alert_id,
-            "has_evidence": self.evidence_path is not None,
-        }
 
 
 class AlertSink(Protocol):
