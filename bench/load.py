@@ -1,0 +1,868 @@
+"""Load benchmark: how many live candidates one server process holds on this machine.
+
+    python bench/load.py                       # N = 1, 10, 25, 50, 100
+    python bench/load.py --n 25 --measure 60   # one level
+    python bench/load.py --n 50 --profile      # with a py-spy profile of the server
+
+For each N, bounded in time and stopping by itself:
+
+1. Starts the real server (bench/serve.py: server.py plus the admin stats route) as a
+   subprocess on a free 127.0.0.1 port with a temporary data directory, WebRTC pinned to
+   loopback (PROCTOR_ICE_HOSTS=127.0.0.1).
+2. Creates a proctor, an exam with `scenario.RULES`, N candidates (each enrols a reference
+   photo) and one attempt each.
+3. Runs the N candidates as real aiortc peers in 1-2 generator processes (bench/generator.py)
+   replaying the clip encoded once (640x480 VP8 at 15 fps, Opus), connections staggered over
+   the ramp, each clip starting at its own connection: events are spread in time.
+4. Measures over the window after ramp and warm-up: server CPU and RSS (the process and its
+   children, /proc), the live counters (GET /api/stats/live, once a second), alerts on each
+   candidate's data channel against the scripted events.
+5. Then the same candidates, on a second exam, POST the clip's JPEG frames to /upload-frame at
+   the analysis rate: CPU per candidate of that path.
+
+Prints one table row per N and writes bench/results/load-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import pickle
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import aiohttp  # noqa: E402
+import procstats  # noqa: E402
+import scenario  # noqa: E402
+
+ADMIN = ("bench-admin", "bench-admin-password")
+PASSWORD = "candidate-pass-1"
+RESULTS = BENCH / "results"
+VIDEO_KINDS = ("no_face", "multiple_faces", "face_mismatch")
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def slope_per_minute(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (seconds, value) points, per minute."""
+    if len(points) < 3:
+        return None
+    xs, ys = zip(*points, strict=True)
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    if var == 0:
+        return None
+    return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
+
+
+def server_tree(choice: str, directory: Path) -> tuple[Path, str]:
+    """The source tree the server and generators run from, and its description.
+
+    "head": the last commit, exported with `git archive` (other people edit the working
+    tree while benchmarks run), with this benchmark's own files (bench/*.py, api/stats.py)
+    copied over it. "work": the working tree as it is."""
+    if choice == "work":
+        return ROOT, "working tree"
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    tree = directory / "tree"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    for path in [*BENCH.glob("*.py"), ROOT / "api" / "stats.py"]:
+        target = tree / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    return tree, f"commit {commit[:12]} + bench files from the working tree"
+
+
+def media_file(directory: Path, upload_rate: float) -> Path:
+    """Encode the clip once (VP8, Opus, JPEG) for every generator process."""
+    path = directory / "media.pkl"
+    media = {
+        "video": scenario.encode_video(),
+        "audio": scenario.encode_audio(),
+        "jpeg": {round(upload_rate): scenario.jpeg_frames(upload_rate)},
+    }
+    path.write_bytes(pickle.dumps(media))
+    return path
+
+
+# --- the server -------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log: Path
+
+    @classmethod
+    def start(cls, tree: Path, workdir: Path, env_extra: dict[str, str]) -> Server:
+        port = free_port()
+        data_dir = workdir / "data"
+        env = {
+            **os.environ,
+            "PROCTOR_HOST": "127.0.0.1",
+            "PROCTOR_PORT": str(port),
+            "PROCTOR_DATA_DIR": str(data_dir),
+            "PROCTOR_SECRET_KEY": secrets.token_urlsafe(48),
+            "PROCTOR_ADMIN_USERNAME": ADMIN[0],
+            "PROCTOR_ADMIN_PASSWORD": ADMIN[1],
+            "PROCTOR_ICE_HOSTS": "127.0.0.1",
+            "PROCTOR_ICE_SERVERS": "",
+            **env_extra,
+        }
+        log = workdir / "server.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, str(tree / "bench" / "serve.py")],
+                cwd=tree,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return cls(process, f"http://127.0.0.1:{port}", data_dir, log)
+
+    async def wait_ready(self, http: aiohttp.ClientSession, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{self.url}/api/openapi.json") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.3)
+        raise RuntimeError("server did not start in time")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+class Api:
+    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
+        self.http, self.url = http, url
+
+    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.http.request(method, self.url + path, headers=headers, **kw) as r:
+            body = await r.json()
+            if not 200 <= r.status < 300:
+                raise RuntimeError(f"{method} {path}: HTTP {r.status} {body}")
+            return body
+
+    async def login(self, username: str, password: str) -> str:
+        body = await self.call("POST", "/login", json={"username": username, "password": password})
+        return str(body["access_token"])
+
+
+@dataclass
+class Setup:
+    admin: str
+    proctor: str
+    exams: list[int]
+    tokens: list[str]
+    usernames: list[str]
+    sessions: list[int] = field(default_factory=list)
+
+
+async def set_up(api: Api, n: int, tag: str) -> Setup:
+    admin = await api.login(*ADMIN)
+    await api.call(
+        "POST",
+        "/api/users",
+        admin,
+        json={"username": "bench-proctor", "password": "proctor-pass-1", "role": "proctor"},
+    )
+    proctor = await api.login("bench-proctor", "proctor-pass-1")
+    exams = []
+    for title in ("webrtc", "upload"):
+        exam = await api.call(
+            "POST",
+            "/api/exams",
+            proctor,
+            json={
+                "title": f"load {title} {tag}",
+                "duration_minutes": 120,
+                "rules_overrides": scenario.RULES,
+                "questions": [{"text": "2+2?", "options": ["3", "4"], "answer": "4"}],
+            },
+        )
+        exams.append(int(exam["id"]))
+    usernames = [f"cand{i:03d}" for i in range(n)]
+    photo = scenario.reference_photo()
+    limit = asyncio.Semaphore(2)  # argon2id costs 64 MiB and ~0.1 s per hash
+
+    async def candidate(username: str) -> str:
+        async with limit:
+            await api.call("POST", "/register", json={"username": username, "password": PASSWORD})
+            token = await api.login(username, PASSWORD)
+            await api.call(
+                "PUT",
+                "/api/me/reference-photo",
+                token,
+                data=photo,
+                headers={"Content-Type": "image/jpeg"},
+            )
+            return token
+
+    tokens = list(await asyncio.gather(*(candidate(u) for u in usernames)))
+    for exam_id in exams:
+        await api.call(
+            "POST", f"/api/exams/{exam_id}/candidates", proctor, json={"usernames": usernames}
+        )
+    return Setup(admin, proctor, exams, tokens, usernames)
+
+
+async def start_sessions(api: Api, setup: Setup, exam_id: int) -> list[int]:
+    sessions = []
+    for token in setup.tokens:
+        body = await api.call("POST", f"/api/exams/{exam_id}/sessions", token)
+        sessions.append(int(body["session_id"]))
+    return sessions
+
+
+async def submit_all(api: Api, setup: Setup, sessions: list[int]) -> None:
+    limit = asyncio.Semaphore(8)
+
+    async def submit(token: str, sid: int) -> None:
+        async with limit:
+            with contextlib.suppress(RuntimeError):
+                await api.call("POST", "/submit", token, json={"session_id": sid, "answers": []})
+
+    await asyncio.gather(*(submit(t, s) for t, s in zip(setup.tokens, sessions, strict=True)))
+
+
+# --- sampling ---------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    at: float
+    server: procstats.TreeSample | None
+    generators: float
+    machine_busy: float
+    machine_total: float
+    stats: dict[str, Any] | None = None
+
+
+async def sampler(
+    api: Api,
+    admin: str,
+    server_pid: int,
+    generator_pids: list[int],
+    stop_at: float,
+    out: list[Sample],
+    poll_stats: bool,
+) -> None:
+    """Once a second until `stop_at`: /proc of the server, generators, machine; live stats."""
+    next_at = time.monotonic()
+    while next_at <= stop_at:
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        busy, total = procstats.machine_cpu()
+        gens = 0.0
+        for pid in generator_pids:
+            tree = procstats.tree_sample(pid)
+            gens += 0.0 if tree is None else tree.cpu_s
+        sample = Sample(time.monotonic(), procstats.tree_sample(server_pid), gens, busy, total)
+        if poll_stats:
+            with contextlib.suppress(Exception):
+                sample.stats = await api.call("GET", "/api/stats/live", admin)
+        out.append(sample)
+        next_at += 1.0
+
+
+def window(samples: list[Sample], start: float, end: float) -> list[Sample]:
+    return [s for s in samples if start <= s.at <= end]
+
+
+def cpu_rate(samples: list[Sample]) -> dict[str, float | None]:
+    """Cores used by the server, the generators and the whole machine over the samples."""
+    good = [s for s in samples if s.server is not None]
+    if len(good) < 2:
+        return {"server_cores": None, "generator_cores": None, "machine_busy": None}
+    first, last = good[0], good[-1]
+    seconds = last.at - first.at
+    assert first.server is not None and last.server is not None
+    return {
+        "server_cores": (last.server.cpu_s - first.server.cpu_s) / seconds,
+        "generator_cores": (last.generators - first.generators) / seconds,
+        "machine_busy": (last.machine_busy - first.machine_busy)
+        / max(1e-9, last.machine_total - first.machine_total),
+    }
+
+
+# --- generators -------------------------------------------------------------------------
+
+
+def launch_generators(
+    tree: Path, workdir: Path, name: str, groups: list[dict[str, Any]]
+) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    launched = []
+    for index, spec in enumerate(groups):
+        spec_path = workdir / f"{name}-{index}.spec.json"
+        out_path = workdir / f"{name}-{index}.result.json"
+        spec_path.write_text(json.dumps(spec))
+        log = open(workdir / f"{name}-{index}.log", "wb")  # noqa: SIM115 (closed by the child)
+        process = subprocess.Popen(
+            [sys.executable, str(tree / "bench" / "generator.py"), str(spec_path), str(out_path)],
+            cwd=tree,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        launched.append((process, out_path))
+    return launched
+
+
+async def wait_generators(
+    launched: list[tuple[subprocess.Popen[bytes], Path]], deadline: float
+) -> list[dict[str, Any]]:
+    results = []
+    for process, out_path in launched:
+        try:
+            await asyncio.to_thread(process.wait, max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        if out_path.exists():
+            results.append(json.loads(out_path.read_text()))
+    return results
+
+
+def split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts) if items[i::parts]]
+
+
+# --- alert matching ---------------------------------------------------------------------
+
+
+def match_alerts(
+    candidates: list[dict[str, Any]], start: float, stop: float, window_s: float
+) -> dict[str, Any]:
+    """Scripted events against "started" alerts, per candidate.
+
+    An event counts if it started inside [start, stop - debounce - window]; an alert of its
+    kind arriving in [event - 0.5 s, event + debounce + window] is its hit, and the delay is
+    arrival - (event + debounce). A started alert in [start, stop] that no event explains
+    (in or out of the counted range) is spurious."""
+    debounce = {e.kind: e.debounce for e in scenario.EVENTS}
+    delays: dict[str, list[float]] = {}
+    missed: dict[str, int] = {}
+    expected = 0
+    spurious: dict[str, int] = {}
+    for cand in candidates:
+        alerts = [a for a in cand["alerts"] if a["state"] == "started"]
+        used: set[int] = set()
+        for event in cand["events"]:
+            kind, at = event["kind"], event["at"]
+            lo, hi = at - 0.5, at + debounce[kind] + window_s
+            hit = None
+            for index, alert in enumerate(alerts):
+                if index not in used and alert["kind"] == kind and lo <= alert["arrival"] <= hi:
+                    hit = index
+                    break
+            if hit is not None:
+                used.add(hit)
+            counted = at >= start and at + debounce[kind] + window_s <= stop
+            if not counted:
+                continue
+            expected += 1
+            if hit is None:
+                missed[kind] = missed.get(kind, 0) + 1
+            else:
+                delays.setdefault(kind, []).append(alerts[hit]["arrival"] - at - debounce[kind])
+        for index, alert in enumerate(alerts):
+            if index not in used and start <= alert["arrival"] <= stop:
+                spurious[alert["kind"]] = spurious.get(alert["kind"], 0) + 1
+    every = [d for values in delays.values() for d in values]
+    return {
+        "expected": expected,
+        "missed": missed,
+        "spurious": spurious,
+        "delay_p50_s": percentile(every, 0.5),
+        "delay_p95_s": percentile(every, 0.95),
+        "delay_max_s": max(every) if every else None,
+        "by_kind": {
+            kind: {
+                "n": len(values),
+                "p50_s": percentile(values, 0.5),
+                "p95_s": percentile(values, 0.95),
+            }
+            for kind, values in sorted(delays.items())
+        },
+    }
+
+
+# --- live counters ----------------------------------------------------------------------
+
+
+def live_figures(samples: list[Sample], sessions: list[int]) -> dict[str, Any]:
+    """Frames received and analysed, latency, connections, from the stats polls."""
+    polls = [s for s in samples if s.stats is not None]
+    if len(polls) < 2:
+        return {}
+    first, last = polls[0].stats, polls[-1].stats
+    assert first is not None and last is not None
+    seconds = last["now"] - first["now"]
+    by_first = {s["session_id"]: s for s in first["sessions"]}
+    by_last = {s["session_id"]: s for s in last["sessions"]}
+    received = 0
+    rates: list[float] = []
+    for sid in sessions:
+        a, b = by_first.get(sid), by_last.get(sid)
+        if a is None or b is None:
+            rates.append(0.0)
+            continue
+        received += b["frames_received"] - a["frames_received"]
+        rates.append((b["frames_analysed"] - a["frames_analysed"]) / seconds)
+    latencies: list[float] = []
+    executor: list[int] = []
+    seen: dict[int, float] = {}
+    for poll in polls:
+        assert poll.stats is not None
+        if poll.stats.get("executor_queue") is not None:
+            executor.append(poll.stats["executor_queue"])
+        for s in poll.stats["sessions"]:
+            ts = s["last_analysed_ts"]
+            if ts is not None and seen.get(s["session_id"]) != ts and s["last_latency_s"]:
+                seen[s["session_id"]] = ts
+                latencies.append(s["last_latency_s"])
+    connected = sum(
+        1 for sid in sessions if by_last.get(sid, {}).get("connection_state") == "connected"
+    )
+    return {
+        "server_connected": connected,
+        "frames_received_per_s": received / seconds,
+        "analysed_per_candidate_per_s": {
+            "median": statistics.median(rates),
+            "min": min(rates),
+            "p05": percentile(rates, 0.05),
+        },
+        "analysed_rates": rates,
+        "held": sum(1 for r in rates if r >= 1.0),
+        "latency_samples": len(latencies),
+        "latency_p50_s": percentile(latencies, 0.5),
+        "latency_p95_s": percentile(latencies, 0.95),
+        "executor_queue_median": statistics.median(executor) if executor else None,
+        "executor_queue_max": max(executor) if executor else None,
+    }
+
+
+def memory_figures(
+    samples: list[Sample], baseline: int, n: int, start: float, end: float
+) -> dict[str, Any]:
+    points = [(s.at - start, s.server.rss_bytes / 2**20) for s in samples if s.server]
+    if not points:
+        return {}
+    values = [v for _, v in points]
+    # Flatness over the second half: the first minutes hold one-off costs (each detector
+    # thread loads its own models on its first job), which are not growth.
+    quarter = max(1, len(values) // 4)
+    second = values[len(values) // 2 - quarter : len(values) // 2] or values[:quarter]
+    growth = statistics.median(values[-quarter:]) - statistics.median(second)
+    base_mb = baseline / 2**20
+    median = statistics.median(values)
+    return {
+        "baseline_mb": base_mb,
+        "median_mb": median,
+        "per_candidate_mb": (median - base_mb) / n,
+        "growth_mb": growth,
+        "slope_mb_per_min": slope_per_minute(points),
+        "slope_second_half_mb_per_min": slope_per_minute(points[len(points) // 2 :]),
+        "flat": growth < 5 + 0.02 * median,
+        "series_mb": [round(v, 1) for v in values],
+    }
+
+
+# --- profile ----------------------------------------------------------------------------
+
+
+def start_profile(pid: int, seconds: int, path: Path) -> subprocess.Popen[bytes] | None:
+    try:
+        return subprocess.Popen(
+            ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "50",
+             "--nonblocking", "--threads", "--format", "raw", "--output", str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    except FileNotFoundError:
+        print("py-spy not found (pip install py-spy): no profile", file=sys.stderr)
+        return None
+
+
+def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
+    """Self and inclusive shares of functions, and per thread, from py-spy's collapsed
+    stacks ("thread;frame;frame count")."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        thread = frames[0]
+        # py-spy --threads names the thread "thread (0x...)" or "process ... thread ...".
+        label = "detector" if "detector" in stack else thread.split(" ")[0]
+        label = "event loop" if "run_forever" in stack or "_run_once" in stack else label
+        threads[label] = threads.get(label, 0) + count
+        funcs = [f.split(" (")[0] + " (" + f.split(" (")[-1] for f in frames[1:]]
+        if funcs:
+            own[funcs[-1]] = own.get(funcs[-1], 0) + count
+        for func in set(funcs):
+            inclusive[func] = inclusive.get(func, 0) + count
+    if total == 0:
+        return {"samples": 0}
+
+    def share(table: dict[str, int]) -> list[tuple[str, float]]:
+        ranked = sorted(table.items(), key=lambda kv: -kv[1])[:top]
+        return [(name, round(100 * count / total, 1)) for name, count in ranked]
+
+    return {
+        "samples": total,
+        "threads_pct": share(threads),
+        "self_pct": share(own),
+        "inclusive_pct": share(inclusive),
+    }
+
+
+# --- one level ----------------------------------------------------------------------------
+
+
+async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path) -> dict[str, Any]:
+    env = {"PROCTOR_ANALYSIS_FPS": str(args.analysis_fps)}
+    if args.detector_threads:
+        env["PROCTOR_DETECTOR_THREADS"] = str(args.detector_threads)
+    for item in args.server_env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    server = Server.start(args.tree_path, workdir, env)
+    result: dict[str, Any] = {"n": n, "server_env": env}
+    timeout = aiohttp.ClientTimeout(total=120)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            api = Api(http, server.url)
+            await server.wait_ready(http)
+            began = time.monotonic()
+            setup = await set_up(api, n, f"n{n}")
+            sessions = await start_sessions(api, setup, setup.exams[0])
+            result["setup_s"] = time.monotonic() - began
+            # Idle baseline: the server with every account, exam and attempt, no stream.
+            idle: list[Sample] = []
+            await sampler(api, setup.admin, server.process.pid, [], time.monotonic() + 3, idle,
+                          False)  # fmt: skip
+            idle_cpu = cpu_rate(idle)["server_cores"]
+            baseline_rss = idle[-1].server.rss_bytes if idle[-1].server else 0
+
+            # WebRTC phase.
+            ramp = min(args.ramp_max, max(1.0, n * args.ramp_per_candidate))
+            t0 = time.monotonic() + 4.0  # generator start-up (imports, media)
+            measure_start = t0 + ramp + args.warmup
+            stop_at = measure_start + args.measure
+            candidates = [
+                {"session_id": sid, "token": tok, "start_at": t0 + i * ramp / n}
+                for i, (sid, tok) in enumerate(zip(sessions, setup.tokens, strict=True))
+            ]
+            parts = args.generators or (1 if n <= 10 else 2)
+            groups = [
+                {"mode": "webrtc", "base_url": server.url, "media": str(media),
+                 "audio": not args.no_audio, "stop_at": stop_at, "candidates": group}
+                for group in split(candidates, parts)
+            ]  # fmt: skip
+            launched = launch_generators(args.tree_path, workdir, f"webrtc-n{n}", groups)
+            samples: list[Sample] = []
+            profile_path = workdir / f"profile-n{n}.txt"
+            profiles: list[subprocess.Popen[bytes] | None] = []
+            if args.profile:
+                delay = measure_start - time.monotonic() + args.measure / 4
+                profile_task = asyncio.get_running_loop().call_later(
+                    max(0.0, delay),
+                    lambda: profiles.append(
+                        start_profile(server.process.pid, int(args.measure / 2), profile_path)
+                    ),
+                )
+            await sampler(api, setup.admin, server.process.pid,
+                          [p.pid for p, _ in launched], stop_at, samples, True)  # fmt: skip
+            gen_results = await wait_generators(launched, stop_at + 60)
+            if args.profile:
+                profile_task.cancel()
+                for profile in profiles:
+                    if profile is not None:
+                        profile.wait(60)
+                if profile_path.exists():
+                    result["profile"] = summarise_profile(profile_path)
+                    keep = RESULTS / f"profile-n{n}-{args.stamp}.txt"
+                    keep.write_bytes(profile_path.read_bytes())
+                    result["profile"]["raw"] = str(keep.relative_to(ROOT))
+            measured = window(samples, measure_start, stop_at)
+            cands = [c for g in gen_results for c in g["candidates"]]
+            result["webrtc"] = {
+                "ramp_s": ramp,
+                "warmup_s": args.warmup,
+                "measure_s": args.measure,
+                "generators": len(launched),
+                "generator_results": len(gen_results),
+                "offer_errors": [c["error"] for c in cands if c["error"]],
+                "client_connected": sum(1 for c in cands if c["final_state"] == "connected"),
+                "video_late_packets": sum(c["video_late"] for c in cands),
+                "generator_loop_lag_max_ms": max(
+                    (g["loop_lag_max_ms"] or 0 for g in gen_results), default=None
+                ),
+                **cpu_rate(measured),
+                "server_idle_cores": idle_cpu,
+                "live": live_figures(measured, sessions),
+                "memory": memory_figures(measured, baseline_rss, n, measure_start, stop_at),
+                "alerts": match_alerts(cands, measure_start, stop_at, scenario.ALERT_WINDOW),
+            }
+            cores = result["webrtc"]["server_cores"]
+            result["webrtc"]["server_cpu_per_candidate_pct"] = (
+                None if cores is None else 100 * cores / n
+            )
+            await submit_all(api, setup, sessions)
+
+            # Upload phase: the same candidates, a second exam, JPEG frames at the same rate.
+            if not args.no_upload:
+                uploads = await start_sessions(api, setup, setup.exams[1])
+                await asyncio.sleep(2.0)
+                t0 = time.monotonic() + 3.0
+                rate = args.analysis_fps
+                measure_start = t0 + 1.0 / rate + args.upload_warmup
+                stop_at = measure_start + args.upload_seconds
+                candidates = [
+                    {"session_id": sid, "token": tok, "start_at": t0 + i / (n * rate)}
+                    for i, (sid, tok) in enumerate(zip(uploads, setup.tokens, strict=True))
+                ]
+                groups = [
+                    {"mode": "upload", "base_url": server.url, "media": str(media),
+                     "upload_rate": rate, "stop_at": stop_at, "candidates": group}
+                    for group in split(candidates, parts)
+                ]  # fmt: skip
+                launched = launch_generators(args.tree_path, workdir, f"upload-n{n}", groups)
+                samples = []
+                await sampler(api, setup.admin, server.process.pid,
+                              [p.pid for p, _ in launched], stop_at, samples, False)  # fmt: skip
+                gen_results = await wait_generators(launched, stop_at + 60)
+                measured = window(samples, measure_start, stop_at)
+                cands = [c for g in gen_results for c in g["candidates"]]
+                latencies = [x for c in cands for x in c["upload_latency_s"]]
+                rates = [c["uploads"] / (stop_at - c["offer_at"]) for c in cands if c["offer_at"]]
+                up = {
+                    "seconds": args.upload_seconds,
+                    **cpu_rate(measured),
+                    "uploads": sum(c["uploads"] for c in cands),
+                    "upload_errors": sum(c["upload_errors"] for c in cands),
+                    "errors": sorted({c["error"] for c in cands if c["error"]})[:5],
+                    "rate_per_candidate_median": statistics.median(rates) if rates else None,
+                    "rate_per_candidate_min": min(rates) if rates else None,
+                    "latency_p50_s": percentile(latencies, 0.5),
+                    "latency_p95_s": percentile(latencies, 0.95),
+                    "alerts": match_alerts(cands, measure_start, stop_at, scenario.ALERT_WINDOW),
+                }
+                up["server_cpu_per_candidate_pct"] = (
+                    None if up["server_cores"] is None else 100 * up["server_cores"] / n
+                )
+                result["upload"] = up
+                webrtc_pct = result["webrtc"]["server_cpu_per_candidate_pct"]
+                upload_pct = up["server_cpu_per_candidate_pct"]
+                result["cpu_ratio_webrtc_to_upload"] = (
+                    webrtc_pct / upload_pct if webrtc_pct and upload_pct else None
+                )
+                await submit_all(api, setup, uploads)
+    finally:
+        server.stop()
+    errors = [
+        line
+        for line in server.log.read_text(errors="replace").splitlines()
+        if " ERROR " in line or "Traceback" in line
+    ]
+    result["server_error_lines"] = len(errors)
+    result["server_errors_sample"] = errors[:5]
+    return result
+
+
+# --- report -----------------------------------------------------------------------------
+
+COLUMNS = (
+    ("N", 4), ("held", 5), ("conn", 5), ("rx fps", 7), ("an/s med", 9), ("an/s min", 9),
+    ("lat p50", 8), ("lat p95", 8), ("alert p50", 10), ("alert p95", 10), ("missed", 7),
+    ("spur", 5), ("cpu/cand", 9), ("MB/cand", 8), ("mem flat", 9), ("upl cpu", 8),
+    ("ratio", 6),
+)  # fmt: skip
+
+
+def fmt(value: Any, spec: str = ".2f", suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        return format(value, spec) + suffix
+    return str(value) + suffix
+
+
+def row(result: dict[str, Any]) -> list[str]:
+    w = result.get("webrtc", {})
+    live = w.get("live", {})
+    rates = live.get("analysed_per_candidate_per_s", {})
+    alerts = w.get("alerts", {})
+    memory = w.get("memory", {})
+    up = result.get("upload", {})
+    return [
+        fmt(result["n"]),
+        fmt(live.get("held")),
+        fmt(live.get("server_connected")),
+        fmt(live.get("frames_received_per_s"), ".0f"),
+        fmt(rates.get("median")),
+        fmt(rates.get("min")),
+        fmt(live.get("latency_p50_s"), ".2f", "s"),
+        fmt(live.get("latency_p95_s"), ".2f", "s"),
+        fmt(alerts.get("delay_p50_s"), "+.2f", "s"),
+        fmt(alerts.get("delay_p95_s"), "+.2f", "s"),
+        f"{sum(alerts.get('missed', {}).values())}/{alerts.get('expected', 0)}",
+        fmt(sum(alerts.get("spurious", {}).values())),
+        fmt(w.get("server_cpu_per_candidate_pct"), ".1f", "%"),
+        fmt(memory.get("per_candidate_mb"), ".1f"),
+        fmt(memory.get("flat")),
+        fmt(up.get("server_cpu_per_candidate_pct"), ".1f", "%"),
+        fmt(result.get("cpu_ratio_webrtc_to_upload"), ".1f", "x"),
+    ]
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    header = " ".join(name.rjust(width) for name, width in COLUMNS)
+    print(header)
+    for result in results:
+        print(" ".join(v.rjust(w) for v, (_, w) in zip(row(result), COLUMNS, strict=True)))
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[1, 10, 25, 50, 100])
+    parser.add_argument("--measure", type=float, default=60.0, help="seconds measured per N")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds after the ramp")
+    parser.add_argument("--ramp-per-candidate", type=float, default=0.2)
+    parser.add_argument("--ramp-max", type=float, default=20.0)
+    parser.add_argument("--analysis-fps", type=float, default=2.0)
+    parser.add_argument("--detector-threads", type=int, default=0, help="0: server default")
+    parser.add_argument("--generators", type=int, default=0, help="0: 1 for N<=10, else 2")
+    parser.add_argument("--no-audio", action="store_true", help="video only")
+    parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
+    parser.add_argument("--upload-seconds", type=float, default=30.0)
+    parser.add_argument("--upload-warmup", type=float, default=5.0)
+    parser.add_argument("--profile", action="store_true", help="py-spy the server mid-window")
+    parser.add_argument(
+        "--server-env", action="append", default=[], metavar="KEY=VALUE",
+        help="extra PROCTOR_* setting for the server (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tree", choices=("head", "work"), default="head",
+        help="run the server from the last commit (default) or the working tree",
+    )  # fmt: skip
+    parser.add_argument("--label", default="", help="added to the JSON file name")
+    args = parser.parse_args(argv)
+    args.stamp = time.strftime("%Y%m%d-%H%M%S")
+    return args
+
+
+async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
+    RESULTS.mkdir(exist_ok=True)
+    name = f"load-{args.stamp}{'-' + args.label if args.label else ''}.json"
+    out = RESULTS / name
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="proctor-load-") as tmp:
+        args.tree_path, args.tree_info = server_tree(args.tree, Path(tmp))
+        print(f"server and generators run from {args.tree_info}", file=sys.stderr)
+        media = media_file(Path(tmp), args.analysis_fps)
+        for n in args.n:
+            workdir = Path(tmp) / f"n{n}"
+            workdir.mkdir()
+            print(f"N={n}: running ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            try:
+                result = await run_level(n, args, media, workdir)
+            except Exception as error:  # one level failing does not lose the others
+                result = {"n": n, "error": f"{type(error).__name__}: {error}"}
+                log = workdir / "server.log"
+                if log.exists():
+                    result["server_log_tail"] = log.read_text(errors="replace")[-3000:]
+            result["wall_s"] = time.monotonic() - started
+            results.append(result)
+            out.write_text(
+                json.dumps(
+                    {"args": {k: v for k, v in vars(args).items()}, "results": results},
+                    indent=1,
+                    default=str,
+                )
+            )
+            print_table([result])
+            print(f"N={n}: done in {result['wall_s']:.0f} s -> {out}", file=sys.stderr, flush=True)
+    print()
+    print_table(results)
+    print(f"\nJSON: {out.relative_to(ROOT)}")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    asyncio.run(amain(parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

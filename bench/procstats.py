@@ -1,0 +1,76 @@
+"""CPU and memory of a process tree and of the machine, from /proc (Linux only)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True, slots=True)
+class TreeSample:
+    cpu_s: float
+    """User + system CPU seconds of the process and its live descendants (threads included),
+    plus what its reaped children used."""
+    rss_bytes: int
+    """Resident memory of the process and its live descendants."""
+    processes: int
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return kids
+    for tid in tasks:
+        try:
+            text = Path(f"/proc/{pid}/task/{tid}/children").read_text()
+        except (FileNotFoundError, PermissionError):
+            continue
+        kids.extend(int(part) for part in text.split())
+    return kids
+
+
+def tree_sample(pid: int) -> TreeSample | None:
+    """None when `pid` is gone."""
+    cpu_ticks = 0
+    rss_pages = 0
+    count = 0
+    stack = [pid]
+    root = True
+    while stack:
+        current = stack.pop()
+        fields = _stat_fields(current)
+        if fields is None:
+            if root:
+                return None
+            continue
+        # Fields after the command, 0-based: 11 utime, 12 stime, 13 cutime, 14 cstime, 21 rss.
+        cpu_ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        rss_pages += int(fields[21])
+        count += 1
+        stack.extend(_children(current))
+        root = False
+    return TreeSample(cpu_ticks / TICKS, rss_pages * PAGE, count)
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy seconds, total seconds) over all cores since boot, from /proc/stat."""
+    parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(v) for v in parts]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    return (total - idle) / TICKS, total / TICKS

@@ -1,0 +1,162 @@
+"""The scripted candidate of the load benchmark: one clip, its events and the exam rules.
+
+Every simulated candidate plays the same looping clip made from real photos (tests/clips.py),
+640x480 at 15 fps, with speech on the microphone during one segment. Each loop holds one
+event of each kind at a known clip time; `EVENTS` says when, and `RULES` is the exam's
+`rules_overrides`, so the expected alert time is `event + debounce` (`Event.debounce`).
+
+The media is encoded once per process (VP8 with a keyframe every `GOP` frames, Opus in
+20 ms packets, JPEG for the upload path) and replayed into every peer; see bench/replay.py.
+"""
+
+from __future__ import annotations
+
+import fractions
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.clips import VIDEO_CLOCK, Clip, speech  # noqa: E402
+
+FPS = 15
+GOP = 30
+"""A keyframe every 2 s: a replayed stream cannot answer a keyframe request (PLI), so a
+lost packet heals at the next keyframe at the latest."""
+VIDEO_BITRATE = 500_000
+"""What the server asks of browsers (`CaptureProfile.video_kbps`)."""
+AUDIO_RATE = 48_000
+AUDIO_SAMPLES = 960
+"""20 ms Opus packets, like a browser."""
+JPEG_QUALITY = 80
+
+# One loop of the clip, 24 s. Each event comes out of the plain candidate, so each alert
+# has ended (end_after) before the next event of the same kind.
+SCENE = (
+    (0, 6, "candidate"),
+    (6, 10, "empty"),  # the face leaves
+    (10, 14, "candidate"),
+    (14, 17, "two_faces"),  # a second face enters
+    (17, 20, "candidate"),
+    (20, 24, "other_person"),  # another person replaces the candidate
+)
+SPEECH = (10.0, 14.0)
+"""Clip seconds during which the microphone carries speech (silence otherwise)."""
+PERIOD = 24.0
+
+# The "normal" preset, except that one mismatching identity check is enough (preset: two),
+# so that a swap is alerted after one check, as in tests/test_live_pipeline.py. Looking
+# away and talking stay on with the preset's values: they must not fire on this clip.
+RULES: dict[str, dict[str, float | int | bool]] = {
+    "face_mismatch": {"min_hits": 1},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str
+    """The alert kind the event must raise."""
+    at: float
+    """Clip seconds when the event starts (first frame or sample showing it)."""
+    debounce: float
+    """The rule's `start_after` for that kind under `RULES`: the earliest possible alert."""
+
+
+EVENTS = (
+    Event("no_face", 6.0, 3.0),
+    Event("speech", SPEECH[0], 3.0),
+    Event("multiple_faces", 14.0, 1.0),
+    Event("face_mismatch", 20.0, 0.0),
+)
+ALERT_WINDOW = 10.0
+"""An alert of the event's kind arriving up to this long after event + debounce is a hit
+(earlier than the event by more than 0.5 s: not this event)."""
+
+
+def clip() -> Clip:
+    return Clip(SCENE, fps=FPS)
+
+
+def encode_video(bitrate: int = VIDEO_BITRATE) -> list[bytes]:
+    """One loop of the clip as VP8 packets, one per frame, a keyframe every `GOP` frames."""
+    scene = clip()
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height = 640, 480
+    codec.pix_fmt = "yuv420p"
+    codec.bit_rate = bitrate
+    codec.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+    codec.framerate = fractions.Fraction(FPS)
+    codec.gop_size = GOP
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    packets: list[bytes] = []
+    for index in range(scene.frame_count):
+        for packet in codec.encode(scene.video_frame(index)):
+            packets.append(bytes(packet))
+    for packet in codec.encode(None):
+        packets.append(bytes(packet))
+    if len(packets) != scene.frame_count:
+        raise RuntimeError(f"VP8: {len(packets)} packets for {scene.frame_count} frames")
+    return packets
+
+
+def audio_samples() -> np.ndarray:
+    """One loop of the microphone, 48 kHz mono int16: speech during `SPEECH`, else a quiet
+    room (low noise, so that the stream is not digital silence)."""
+    total = round(PERIOD * AUDIO_RATE)
+    rng = np.random.default_rng(5)
+    samples = (rng.standard_normal(total) * 30).astype(np.int16)
+    voice, rate = speech(SPEECH[1] - SPEECH[0])
+    voice48 = np.repeat(voice, AUDIO_RATE // rate)  # 16 -> 48 kHz; Opus band-limits it
+    start = round(SPEECH[0] * AUDIO_RATE)
+    samples[start : start + voice48.size] = voice48
+    return samples
+
+
+def encode_audio() -> list[bytes]:
+    """One loop of the microphone as Opus packets of 20 ms."""
+    samples = audio_samples()
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate = AUDIO_RATE
+    codec.layout = "stereo"
+    codec.format = "s16"
+    codec.bit_rate = 32_000
+    codec.time_base = fractions.Fraction(1, AUDIO_RATE)
+    packets: list[bytes] = []
+    count = samples.size // AUDIO_SAMPLES
+    for index in range(count):
+        chunk = samples[index * AUDIO_SAMPLES : (index + 1) * AUDIO_SAMPLES]
+        stereo = np.repeat(chunk, 2).reshape(1, -1)  # interleaved s16
+        frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = index * AUDIO_SAMPLES
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        packets.extend(bytes(p) for p in codec.encode(frame))
+    packets.extend(bytes(p) for p in codec.encode(None))
+    return packets[:count]
+
+
+def jpeg_frames(rate: float) -> list[bytes]:
+    """One loop of the clip as JPEGs at `rate` frames a second (the upload path)."""
+    scene = clip()
+    count = math.ceil(PERIOD * rate)
+    frames = []
+    for index in range(count):
+        bgr = scene.frame(round(index / rate * FPS))
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        frames.append(data.tobytes())
+    return frames
+
+
+def reference_photo() -> bytes:
+    """The enrolled photo: another picture of the person in the clip."""
+    return (ROOT / "tests" / "data" / "obama2.jpg").read_bytes()
