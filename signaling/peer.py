@@ -58,6 +58,14 @@ comes at once; when it silently vanishes, ICE consent expires after about 30 s (
 also follows our own `close()`. After "failed" the owner should close the peer."""
 
 
+class _SessionLog(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes every record with the session id and carries it as `record.session_id`."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs.setdefault("extra", {}).update(self.extra or {})
+        return f"session {(self.extra or {}).get('session_id')}: {msg}", kwargs
+
+
 async def _ignore_message(message: dict[str, Any]) -> None:
     pass
 
@@ -73,6 +81,11 @@ class CandidatePeer:
     `AudioSampler`); a track without a consumer is drained, since aiortc buffers unread
     frames without limit. Callbacks run one at a time, in arrival order, in a task of this
     peer; their exceptions are logged, never raised into aiortc.
+
+    Create it inside the event loop (it starts its dispatcher task). Intended flow in the
+    REST handler: `peer = CandidatePeer(...)`; `answer = await peer.accept_offer(...)` (on
+    `InvalidOffer`: `await peer.close()` and answer 400); then
+    `await registry.replace(session_id, peer)`, which closes the previous connection.
     """
 
     def __init__(
@@ -97,7 +110,7 @@ class CandidatePeer:
         self.on_state_change: OnStateChange = on_state_change or _ignore_state
         self._video_kbps = video_kbps
         self._require_video = require_video
-        self._log = logging.LoggerAdapter(logger, {"session_id": session_id})
+        self._log = _SessionLog(logger, {"session_id": session_id})
         self._pc = ice.new_peer_connection()
         self._channel: RTCDataChannel | None = None
         self._channel_open = asyncio.Event()
