@@ -135,23 +135,31 @@ class LiveSession:
     async def _on_connection_state(self, peer: CandidatePeer, state: str) -> None:
         if peer is not self._peer or self._closed:
             return  # a replaced connection's last words
-        now = time.monotonic()
         if state == "connected":
             self._disconnected_since = None
-            if self._stream_lost_reported:
-                self._stream_lost_reported = False
-                await self._observe([Observation(AlertKind.STREAM_LOST, False, now)])
         elif state in ("disconnected", "failed", "closed") and self._disconnected_since is None:
-            self._disconnected_since = now
+            self._disconnected_since = time.monotonic()
 
-    async def _check_stream_lost(self, now: float) -> None:
-        since = self._disconnected_since
+    def _stream_down_since(self, now: float) -> float | None:
+        """When the stream went down, if it is down: the connection dropped, or it stays
+        "connected" but no video arrives (aiortc only notices a vanished peer after ~30 s)."""
+        if self._disconnected_since is not None:
+            return self._disconnected_since
+        last_frame = None if self._video is None else self._video.stats.last_frame_at
+        if last_frame is not None and now - last_frame >= self._context.stream_lost_grace:
+            return last_frame
+        return None
+
+    async def _check_stream(self, now: float) -> None:
+        since = self._stream_down_since(now)
         grace = self._context.stream_lost_grace
-        if since is None or self._stream_lost_reported or now - since < grace:
-            return
-        self._stream_lost_reported = True
-        message = f"the candidate's stream has been down for more than {grace:g} s"
-        await self._observe([Observation(AlertKind.STREAM_LOST, True, since, message=message)])
+        if since is not None and not self._stream_lost_reported and now - since >= grace:
+            self._stream_lost_reported = True
+            message = f"the candidate's stream has been down for more than {grace:g} s"
+            await self._observe([Observation(AlertKind.STREAM_LOST, True, since, message=message)])
+        elif since is None and self._stream_lost_reported:
+            self._stream_lost_reported = False
+            await self._observe([Observation(AlertKind.STREAM_LOST, False, now)])
 
     # --- analysis ---------------------------------------------------------------------
 
@@ -203,7 +211,7 @@ class LiveSession:
         while not self._closed:
             await asyncio.sleep(TICK_SECONDS)
             now = time.monotonic()
-            await self._check_stream_lost(now)
+            await self._check_stream(now)
             await self._deliver(self._engine.tick(now))
 
     async def _deliver(self, events: list[AlertEvent]) -> list[DeliveredAlert]:

@@ -150,3 +150,21 @@ async def test_browser_events_from_the_page_become_alerts(api: Api) -> None:
         for a in (await api.ok("GET", f"/alerts?session_id={session_id}", token))["alerts"]
     }
     assert kinds == {"copy_paste", "focus_lost"}
+
+
+async def test_video_that_stops_while_connected_is_a_lost_stream(api: Api) -> None:
+    token, session_id = await enrolled_candidate_with_session(api, {})
+    client = CandidateClient(ClipVideoTrack(Clip(((0, 1.5, "candidate"),), fps=15)))  # ends
+    answer = await api.ok(
+        "POST",
+        f"/api/sessions/{session_id}/offer",
+        token,
+        json={"sdp": await client.offer(), "type": "offer"},
+    )
+    await client.accept_answer(answer["sdp"])
+    try:
+        lost = await next_alert(client, "stream_lost", "started", 10)
+        assert client.pc.connectionState == "connected"  # ICE is up; the camera is not
+        assert "down for more than" in lost["message"]
+    finally:
+        await client.close()
