@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -12,6 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from api.accounts import create_user
+from api.attempts import expire_overdue
 from api.errors import ApiError, error_middleware
 from api.routes import OPERATIONS, setup_routes
 from auth.throttle import LoginThrottle
@@ -39,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_routes(app, OPERATIONS)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_context)
+    app.cleanup_ctx.append(deadline_context)
     return app
 
 
@@ -61,6 +64,29 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
     # Before the database goes: open incidents are ended and stored, peers hung up.
     await services.live.close()
     services.live = None
+
+
+EXPIRY_SWEEP_SECONDS = 5.0
+
+
+async def deadline_context(app: web.Application) -> AsyncIterator[None]:
+    """Attempts end at their deadline even when nobody submits or looks at them."""
+    services = app[SERVICES]
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+            try:
+                if closed := await expire_overdue(services):
+                    log.info("expired %d attempts past their deadline", closed)
+            except Exception:
+                log.exception("expiring overdue attempts failed; trying again")
+
+    task = asyncio.create_task(sweep(), name="expire-overdue-attempts")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def ensure_admin(services: Services, username: str, password: str) -> bool:

@@ -214,3 +214,20 @@ async def terminate_session(call: Call) -> SessionOut:
         await close_session(call.services, db, session, SessionStatus.TERMINATED)
         await db.commit()
         return session_out(session)
+
+
+async def expire_overdue(services: Services) -> int:
+    """Close every active attempt past its deadline (graded on saved answers, peer hung up)."""
+    async with services.db() as db:
+        overdue = (
+            await db.execute(
+                select(ExamSession).where(
+                    ExamSession.status == "active",
+                    ExamSession.deadline_at < utcnow() - SUBMIT_GRACE,
+                )
+            )
+        ).scalars()
+        closed = 0
+        for session in overdue:
+            closed += await expire_if_due(services, db, session)
+    return closed

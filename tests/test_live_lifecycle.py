@@ -168,3 +168,28 @@ async def test_video_that_stops_while_connected_is_a_lost_stream(api: Api) -> No
         assert "down for more than" in lost["message"]
     finally:
         await client.close()
+
+
+async def test_attempts_past_their_deadline_expire_and_hang_up(api: Api) -> None:
+    from datetime import timedelta
+
+    from api.attempts import expire_overdue
+    from storage.models import ExamSession, utcnow
+
+    token, session_id = await enrolled_candidate_with_session(api, {})
+    client = await connect(api, token, session_id, ((0, 60, "candidate"),))
+    services = api.client.app[SERVICES]
+    try:
+        assert await expire_overdue(services) == 0
+        async with services.db() as db:
+            row = await db.get(ExamSession, session_id)
+            assert row is not None
+            row.deadline_at = utcnow() - timedelta(minutes=1)
+            await db.commit()
+        assert await expire_overdue(services) == 1
+        async with asyncio.timeout(10):
+            while client.pc.connectionState != "closed":
+                await asyncio.sleep(0.1)
+    finally:
+        await client.close()
+    assert (await api.ok("GET", f"/api/sessions/{session_id}", token))["status"] == "expired"
