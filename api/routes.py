@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import accounts, alert_history, attempts, exams, live, upload
+from api import accounts, alert_history, attempts, console, exams, live, upload
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
 from api.schemas import (
@@ -12,6 +12,7 @@ from api.schemas import (
     AlertPage,
     AlertQuery,
     AnswersBody,
+    ConsoleSnapshot,
     CreateUserBody,
     EnrolBody,
     EnrolOut,
@@ -20,6 +21,8 @@ from api.schemas import (
     ExamOut,
     LoginBody,
     LoginOut,
+    MessageBody,
+    MessageOut,
     OfferBody,
     OfferOut,
     ReferencePhotoOut,
@@ -33,6 +36,7 @@ from api.schemas import (
     SubmitOut,
     UploadFrameOut,
     UserOut,
+    WatchOut,
 )
 
 ANYONE = ("candidate", "proctor", "admin")
@@ -97,6 +101,19 @@ OPERATIONS: list[Operation] = [
               "Analyse one frame (for clients without WebRTC)", CANDIDATE,
               content=upload.UPLOAD_FORM, response=UploadFrameOut,
               errors=(404, 409, 413, 415, 422)),
+    Operation("GET", "/api/exams/{exam_id}/overview", console.overview,
+              "The exam's active attempts as the console shows them (also sent first on the "
+              "WebSocket /api/exams/{exam_id}/live)", STAFF, response=ConsoleSnapshot,
+              errors=(404,)),
+    Operation("GET", "/api/sessions/{session_id}/thumbnail", console.thumbnail,
+              "JPEG (320 px wide) of the latest analysed frame, shared by all viewers", STAFF,
+              binary_response="image/jpeg", errors=(404,)),
+    Operation("POST", "/api/sessions/{session_id}/message", console.send_message,
+              "Send a message to the candidate's page (data channel)", STAFF, body=MessageBody,
+              response=MessageOut, errors=(404, 409, 422)),
+    Operation("POST", "/api/sessions/{session_id}/watch", console.watch,
+              "WebRTC receive-only offer -> answer with the candidate's live video", STAFF,
+              body=OfferBody, response=WatchOut, errors=(400, 404, 409, 422)),
 ]  # fmt: skip
 
 
@@ -104,3 +121,4 @@ def setup_routes(app: web.Application, operations: list[Operation]) -> None:
     for operation in operations:
         app.router.add_route(operation.method, operation.path, bind(operation))
     app.router.add_get("/api/openapi.json", openapi_handler(operations))
+    console.setup_console_routes(app)

@@ -257,3 +257,51 @@ class ReferencePhotoOut(BaseModel):
     user_id: int
     enrolled: bool
     face: dict[str, float]
+
+
+class MessageBody(StrictBody):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class MessageOut(BaseModel):
+    session_id: int
+    delivered: bool
+    at: datetime
+
+
+class WatchOut(BaseModel):
+    sdp: str
+    type: Literal["answer"]
+    viewers: int
+    """Proctors now watching this candidate, this one included."""
+    max_viewers: int
+
+
+class ConsoleSession(BaseModel):
+    """One attempt as the proctor console shows it."""
+
+    session_id: int
+    exam_id: int
+    candidate_id: int
+    username: str
+    full_name: str | None
+    status: Literal["active", "submitted", "terminated", "expired"]
+    started_at: datetime
+    deadline_at: datetime
+    ended_at: datetime | None
+    connected: bool
+    """The candidate's camera connection is up right now."""
+    live: bool
+    """The server has a live pipeline for this attempt (it has streamed or uploaded)."""
+    viewers: int
+    risk_score: float
+    alert_count: int
+    open_alerts: list[AlertOut]
+    """Alerts that have not ended yet."""
+
+
+class ConsoleSnapshot(BaseModel):
+    type: Literal["snapshot"] = "snapshot"
+    exam_id: int
+    sessions: list[ConsoleSession]
+    """The exam's active attempts."""

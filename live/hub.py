@@ -85,6 +85,9 @@ class LiveHub:
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
             )
             self._sessions[row.id] = live
+            self.bus.publish(
+                row.exam_id, {"type": "session", "session_id": row.id, "event": "started"}
+            )
             return live
 
     async def accept_offer(self, row: ExamSession, sdp: str, sdp_type: str) -> dict[str, Any]:
@@ -121,6 +124,9 @@ class LiveHub:
         """The attempt ended (submitted, terminated, expired): flush and hang up, soon."""
         live = self._sessions.pop(session_id, None)
         if live is not None:
+            self.bus.publish(
+                live.exam_id, {"type": "session", "session_id": session_id, "event": "ended"}
+            )
             task = asyncio.get_running_loop().create_task(live.close(), name=f"close-{session_id}")
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)

@@ -26,6 +26,7 @@ from detectors.base import AlertKind, FrameAnalysis, Observation
 from detectors.pipeline import AudioAnalyzer, FrameAnalyzer
 from live.clock import iso
 from live.page_events import observation_from_page
+from live.watch import Broadcast, Thumbnail
 from media.audio import AudioSampler
 from media.constraints import CaptureProfile
 from media.tasks import spawn
@@ -83,6 +84,9 @@ class LiveSession:
         self._closed = False
         self._log = logging.LoggerAdapter(logger, {"session_id": session_id})
         self._ticker = spawn(self._tick_forever(), name=f"live-{session_id}-tick", logger=logger)
+        self.broadcast = Broadcast(name=f"watch-{session_id}")
+        """The candidate's video for proctors who watch it live (encoded once for all)."""
+        self.thumbnail = Thumbnail(context.executor)
 
     @property
     def peer(self) -> CandidatePeer | None:
@@ -91,6 +95,19 @@ class LiveSession:
     @property
     def video_stats(self) -> Any:
         return None if self._video is None else self._video.stats
+
+    @property
+    def connected(self) -> bool:
+        """True while the candidate's current connection is up."""
+        return self._peer is not None and self._peer.connection_state == "connected"
+
+    async def thumbnail_jpeg(self) -> bytes | None:
+        """The latest analysed frame, small, as JPEG (None before the first analysis)."""
+        return await self.thumbnail.jpeg(self._last_frame)
+
+    def send_to_page(self, message: dict[str, Any]) -> bool:
+        """Send a JSON object to the candidate's page; False when the channel is not open."""
+        return self._peer is not None and self._peer.send_json(message)
 
     # --- connection -------------------------------------------------------------------
 
@@ -113,7 +130,7 @@ class LiveSession:
         peer = CandidatePeer(
             str(self.session_id),
             context.ice,
-            video=video,
+            video=self.broadcast.tee(video),
             audio=audio,
             on_message=self._on_page_message,
             video_kbps=context.profile.video_kbps,
@@ -135,6 +152,8 @@ class LiveSession:
     async def _on_connection_state(self, peer: CandidatePeer, state: str) -> None:
         if peer is not self._peer or self._closed:
             return  # a replaced connection's last words
+        if state in ("connected", "failed", "closed"):
+            self._context.bus.publish(self.exam_id, status_message(self.session_id, state))
         if state == "connected":
             self._disconnected_since = None
         elif state in ("disconnected", "failed", "closed") and self._disconnected_since is None:
@@ -261,8 +280,15 @@ class LiveSession:
         await self._deliver(events)
         self._closed = True
         self._ticker.cancel()
+        await self.broadcast.close()
         await self._context.peers.close(str(self.session_id))
         self._peer = None
+
+
+def status_message(session_id: int, state: str) -> dict[str, Any]:
+    """A change of the candidate's connection, for the proctor consoles."""
+    event = "connected" if state == "connected" else "disconnected"
+    return {"type": "session", "session_id": session_id, "event": event}
 
 
 def overlay_message(session_id: int, analysis: FrameAnalysis) -> dict[str, Any]:

@@ -1,0 +1,428 @@
+"""The proctor console's server side: the live WebSocket of an exam, thumbnails, messages to
+a candidate, full live video, and the two web pages.
+
+    GET  /api/exams/{exam_id}/live?token=<jwt>   WebSocket (proctor of the exam, or admin)
+    GET  /api/exams/{exam_id}/overview           the same snapshot over REST
+    GET  /api/sessions/{session_id}/thumbnail    JPEG of the latest analysed frame
+    POST /api/sessions/{session_id}/message      {text} -> the candidate's data channel
+    POST /api/sessions/{session_id}/watch        {sdp, type} -> answer with the live video
+
+The WebSocket first sends a snapshot of the exam's active attempts, then streams:
+
+    {"type": "session", "event": "started"|"connected"|"disconnected"|"ended"|"updated",
+     "session": ConsoleSession}                   status and risk score changes
+    {"type": "alert", ...}                        alert events (as on the data channel)
+    {"type": "analysis", "session_id", ...}       overlays, only for the focused session
+    {"type": "message", "session_id", ...}        a proctor's message to a candidate
+    {"type": "snapshot", ...}                     again, after a gap or when attempts change
+
+and accepts `{"type": "focus", "session_id": id | null}` (whose overlays to stream) and
+`{"type": "snapshot"}` (send a fresh snapshot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy import func, select
+
+from api.access import load_exam, load_session, user_from_token
+from api.alert_history import alert_out
+from api.attempts import expire_if_due
+from api.errors import ApiError, bad_request, conflict, forbidden, unauthorized
+from api.operation import Call
+from api.schemas import (
+    ConsoleSession,
+    ConsoleSnapshot,
+    MessageBody,
+    MessageOut,
+    OfferBody,
+    WatchOut,
+)
+from core.keys import SERVICES, Services
+from live.hub import LiveHub
+from live.watch import ViewerLimitReached
+from signaling.errors import InvalidOffer
+from signaling.ice import IceSettings
+from storage.models import Alert, ExamSession, Role, User, utcnow
+
+logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+LIVE_PATH = "/api/exams/{exam_id}/live"
+PAGES = {"/": "index.html", "/exam": "index.html", "/proctor": "proctor.html"}
+STATIC_PREFIX = "/static"
+UNDOCUMENTED_PATHS = frozenset({LIVE_PATH, STATIC_PREFIX, *PAGES})
+"""Routes outside the REST contract (the WebSocket and the web pages): not in OpenAPI."""
+
+RESYNC_SECONDS = 5.0
+"""How often a console's list of active attempts is checked against the database, for
+changes no live event announces (an attempt started but not streaming, a deadline passed)."""
+SOCKETS = "console_sockets"
+STAFF = (Role.PROCTOR, Role.ADMIN)
+
+_PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
+        "connect-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+def _live(services: Services) -> LiveHub:
+    if services.live is None:
+        raise ApiError(503, "pipeline_unavailable", "the live pipeline is not running")
+    return services.live
+
+
+# --- snapshot -----------------------------------------------------------------------------
+
+
+async def session_entries(services: Services, sessions: list[ExamSession]) -> list[ConsoleSession]:
+    """The console's view of `sessions`: names, connection, risk, open alerts."""
+    if not sessions:
+        return []
+    ids = [s.id for s in sessions]
+    async with services.db() as db:
+        users = {
+            u.id: u
+            for u in (
+                await db.execute(
+                    select(User).where(User.id.in_({s.candidate_id for s in sessions}))
+                )
+            ).scalars()
+        }
+        counted = await db.execute(
+            select(Alert.session_id, func.count())
+            .where(Alert.session_id.in_(ids))
+            .group_by(Alert.session_id)
+        )
+        counts = {session_id: int(count) for session_id, count in counted}
+        open_rows = (
+            await db.execute(
+                select(Alert)
+                .where(Alert.session_id.in_(ids), Alert.state != "ended")
+                .order_by(Alert.started_at)
+            )
+        ).scalars()
+        open_alerts: dict[int, list[Any]] = {}
+        for alert in open_rows:
+            open_alerts.setdefault(alert.session_id, []).append(alert_out(alert))
+    hub = services.live
+    entries = []
+    for session in sessions:
+        live = None if hub is None else hub.session(session.id)
+        user = users.get(session.candidate_id)
+        entries.append(
+            ConsoleSession(
+                session_id=session.id,
+                exam_id=session.exam_id,
+                candidate_id=session.candidate_id,
+                username=user.username if user else f"user {session.candidate_id}",
+                full_name=user.full_name if user else None,
+                status=session.status,  # type: ignore[arg-type]
+                started_at=session.started_at,
+                deadline_at=session.deadline_at,
+                ended_at=session.ended_at,
+                connected=live is not None and live.connected,
+                live=live is not None,
+                viewers=0 if live is None else live.broadcast.viewer_count,
+                risk_score=session.risk_score,
+                alert_count=counts.get(session.id, 0),
+                open_alerts=open_alerts.get(session.id, []),
+            )
+        )
+    return entries
+
+
+async def exam_snapshot(services: Services, exam_id: int) -> ConsoleSnapshot:
+    async with services.db() as db:
+        rows = list(
+            (
+                await db.execute(
+                    select(ExamSession)
+                    .where(ExamSession.exam_id == exam_id, ExamSession.status == "active")
+                    .order_by(ExamSession.id)
+                )
+            ).scalars()
+        )
+        active = [s for s in rows if not await expire_if_due(services, db, s)]
+    return ConsoleSnapshot(exam_id=exam_id, sessions=await session_entries(services, active))
+
+
+async def _active_ids(services: Services, exam_id: int) -> set[int]:
+    async with services.db() as db:
+        rows = await db.execute(
+            select(ExamSession.id).where(
+                ExamSession.exam_id == exam_id, ExamSession.status == "active"
+            )
+        )
+        return set(rows.scalars())
+
+
+async def _entry(services: Services, exam_id: int, session_id: int) -> ConsoleSession | None:
+    async with services.db() as db:
+        session = await db.get(ExamSession, session_id)
+    if session is None or session.exam_id != exam_id:
+        return None
+    return (await session_entries(services, [session]))[0]
+
+
+# --- REST operations ----------------------------------------------------------------------
+
+
+async def overview(call: Call) -> ConsoleSnapshot:
+    exam_id = call.path_int("exam_id")
+    async with call.services.db() as db:
+        await load_exam(db, call.caller, exam_id)
+    return await exam_snapshot(call.services, exam_id)
+
+
+async def _staff_session(call: Call) -> ExamSession:
+    session_id = call.path_int("session_id")
+    async with call.services.db() as db:
+        session = await load_session(db, call.caller, session_id)
+        await expire_if_due(call.services, db, session)
+    return session
+
+
+async def thumbnail(call: Call) -> web.StreamResponse:
+    session = await _staff_session(call)
+    live = _live(call.services).session(session.id)
+    jpeg = None if live is None else await live.thumbnail_jpeg()
+    if jpeg is None:
+        raise ApiError(404, "no_frame", f"no frame of session {session.id} has been analysed yet")
+    return web.Response(
+        body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
+    )
+
+
+async def send_message(call: Call) -> MessageOut:
+    body: MessageBody = call.body
+    session = await _staff_session(call)
+    if session.status != "active":
+        raise conflict("session_closed", f"this attempt is {session.status}")
+    hub = _live(call.services)
+    live = hub.session(session.id)
+    sender = call.caller.full_name or call.caller.username
+    now = utcnow()
+    message = {"type": "message", "text": body.text, "from": sender, "at": now.isoformat()}
+    if live is None or not live.send_to_page(message):
+        raise conflict("not_connected", "the candidate is not connected: the message was not sent")
+    hub.bus.publish(session.exam_id, {**message, "session_id": session.id})
+    return MessageOut(session_id=session.id, delivered=True, at=now)
+
+
+async def watch(call: Call) -> WatchOut:
+    body: OfferBody = call.body
+    session = await _staff_session(call)
+    if session.status != "active":
+        raise conflict("session_closed", f"this attempt is {session.status}")
+    hub = _live(call.services)
+    live = hub.session(session.id)
+    if live is None:
+        raise conflict("not_live", "the candidate has not connected a camera yet")
+    settings = call.services.settings
+    ice = IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts)
+    try:
+        answer = await live.broadcast.answer(ice, body.sdp, body.type)
+    except InvalidOffer as error:
+        raise bad_request("invalid_offer", str(error)) from None
+    except ViewerLimitReached as error:
+        raise conflict("viewer_limit", str(error)) from None
+    return WatchOut(
+        sdp=answer.sdp,
+        type="answer",
+        viewers=live.broadcast.viewer_count,
+        max_viewers=live.broadcast.max_viewers,
+    )
+
+
+# --- the WebSocket ------------------------------------------------------------------------
+
+
+async def live_socket(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    raw = request.match_info["exam_id"]
+    try:
+        exam_id = int(raw)
+    except ValueError:
+        raise bad_request("bad_path", f"exam_id must be an integer, got {raw!r}") from None
+    token = request.query.get("token", "").strip()
+    if not token:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ""
+    if not token:
+        raise unauthorized("send an access token: ?token=<token>")
+    user = await user_from_token(token, services)
+    if user.role not in STAFF:
+        raise forbidden("this needs the role proctor or admin")
+    async with services.db() as db:
+        await load_exam(db, user, exam_id)
+    hub = _live(services)
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+    await ws.prepare(request)
+    sockets: set[web.WebSocketResponse] = services.extras.setdefault(SOCKETS, set())
+    sockets.add(ws)
+    console = _Console(services, hub, exam_id, ws)
+    try:
+        await console.run()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        sockets.discard(ws)
+        await ws.close()
+    return ws
+
+
+class _Console:
+    """One open console: the bus subscription in, the socket out."""
+
+    def __init__(
+        self, services: Services, hub: LiveHub, exam_id: int, ws: web.WebSocketResponse
+    ) -> None:
+        self.services = services
+        self.hub = hub
+        self.exam_id = exam_id
+        self.ws = ws
+        self.focus: int | None = None
+        self.known: set[int] = set()
+        self.snapshot_wanted = asyncio.Event()
+
+    async def run(self) -> None:
+        async with self.hub.bus.subscribe(self.exam_id) as messages:
+            await self.send_snapshot()
+            reader = asyncio.get_running_loop().create_task(self.read())
+            try:
+                await self.pump(messages)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    async def send_snapshot(self) -> None:
+        snapshot = await exam_snapshot(self.services, self.exam_id)
+        self.known = {s.session_id for s in snapshot.sessions}
+        await self.ws.send_json(snapshot.model_dump(mode="json"))
+
+    async def read(self) -> None:
+        """The console's requests; ends (and so ends the pump) when the socket closes."""
+        async for message in self.ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                request = json.loads(message.data)
+            except ValueError:
+                continue
+            if not isinstance(request, dict):
+                continue
+            if request.get("type") == "focus":
+                focus = request.get("session_id")
+                self.focus = focus if isinstance(focus, int) else None
+            elif request.get("type") == "snapshot":
+                self.snapshot_wanted.set()
+        self.snapshot_wanted.set()  # wake the pump, which sees the socket closed
+
+    async def pump(self, messages: Any) -> None:
+        loop = asyncio.get_running_loop()
+        next_resync = loop.time() + RESYNC_SECONDS
+        pending: asyncio.Task[Any] | None = None
+        wanted: asyncio.Task[Any] | None = None
+        try:
+            while not self.ws.closed:
+                if pending is None:
+                    pending = loop.create_task(anext(messages, None))  # type: ignore[arg-type]
+                if wanted is None:
+                    wanted = loop.create_task(self.snapshot_wanted.wait())
+                timeout = max(0.0, next_resync - loop.time())
+                done, _ = await asyncio.wait(
+                    {pending, wanted}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if self.ws.closed:
+                    return
+                if wanted in done:
+                    wanted = None
+                    self.snapshot_wanted.clear()
+                    await self.send_snapshot()
+                if pending in done:
+                    message, pending = pending.result(), None
+                    if message is None:
+                        return  # the bus closed: server shutdown
+                    await self.forward(message)
+                if loop.time() >= next_resync:
+                    next_resync = loop.time() + RESYNC_SECONDS
+                    if await _active_ids(self.services, self.exam_id) != self.known:
+                        await self.send_snapshot()
+        finally:
+            for task in (pending, wanted):
+                if task is not None:
+                    task.cancel()
+
+    async def forward(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "analysis":
+            if message.get("session_id") == self.focus:
+                await self.ws.send_json(message)
+        elif kind == "missed":
+            await self.send_snapshot()  # some messages were dropped: start again from truth
+        elif kind == "session":
+            await self.send_session(int(message["session_id"]), str(message["event"]))
+        elif kind == "alert":
+            await self.ws.send_json(message)
+            await self.send_session(int(message["session_id"]), "updated")  # new risk score
+        else:
+            await self.ws.send_json(message)
+
+    async def send_session(self, session_id: int, event: str) -> None:
+        entry = await _entry(self.services, self.exam_id, session_id)
+        if entry is None:
+            return
+        if entry.status == "active":
+            self.known.add(session_id)
+        else:
+            self.known.discard(session_id)
+        await self.ws.send_json(
+            {"type": "session", "event": event, "session": entry.model_dump(mode="json")}
+        )
+
+
+async def close_sockets(app: web.Application) -> None:
+    """on_shutdown: consoles are told the server goes away before the pipeline stops."""
+    sockets = app[SERVICES].extras.get(SOCKETS, set())
+    await asyncio.gather(
+        *(
+            ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            for ws in list(sockets)
+        ),
+        return_exceptions=True,
+    )
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+def _page(name: str) -> Any:
+    async def serve(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(WEB_DIR / name, headers=_PAGE_HEADERS)
+
+    serve.__name__ = f"page_{name.split('.')[0]}"
+    return serve
+
+
+def setup_console_routes(app: web.Application) -> None:
+    """The WebSocket and the web pages (the REST operations are in `api.routes`)."""
+    app.router.add_get(LIVE_PATH, live_socket)
+    for path, name in PAGES.items():
+        app.router.add_get(path, _page(name))
+    app.router.add_static(STATIC_PREFIX, WEB_DIR, append_version=False)
+    app.on_shutdown.append(close_sockets)

@@ -1,0 +1,235 @@
+"""The console's server side: who may call it, what bad input gets, and the live WebSocket
+(snapshot first, then alerts and status changes as they happen)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import cv2
+import numpy as np
+import pytest
+
+from core.keys import SERVICES
+from tests.clips import DATA
+from tests.conftest import Api
+
+
+async def exam_with_candidate(
+    api: Api, rules: dict[str, Any] | None = None
+) -> tuple[str, str, int, int]:
+    """(proctor token, candidate token, exam id, session id)."""
+    proctor = await api.staff("proctor1")
+    candidate = await api.candidate("carla")
+    exam = await api.exam(proctor, rules_overrides=rules or {})
+    await api.enrol(proctor, exam["id"], "carla")
+    session = await api.ok("POST", f"/api/exams/{exam['id']}/sessions", candidate)
+    return proctor, candidate, int(exam["id"]), int(session["session_id"])
+
+
+async def upload(api: Api, token: str, session_id: int, name: str) -> dict[str, Any]:
+    form = aiohttp.FormData()
+    form.add_field("session_id", str(session_id))
+    form.add_field("image", (DATA / name).read_bytes(), filename=name, content_type="image/jpeg")
+    return dict(await api.ok("POST", "/upload-frame", token, data=form))
+
+
+def error_code(body: Any) -> str:
+    return str(body["error"]["code"])
+
+
+async def test_roles_and_ownership_are_checked(api: Api) -> None:
+    proctor, candidate, exam_id, session_id = await exam_with_candidate(api)
+    stranger = await api.staff("proctor2")  # a proctor not assigned to this exam
+    admin = await api.admin()
+    offer = {"sdp": "v=0", "type": "offer"}
+    calls = [
+        ("GET", f"/api/exams/{exam_id}/overview", None),
+        ("GET", f"/api/sessions/{session_id}/thumbnail", None),
+        ("POST", f"/api/sessions/{session_id}/message", {"text": "hello"}),
+        ("POST", f"/api/sessions/{session_id}/watch", offer),
+    ]
+    for method, path, body in calls:
+        status, answer = await api.call(method, path, None, json=body)
+        assert status == 401 and error_code(answer) == "unauthorized", path
+        status, answer = await api.call(method, path, candidate, json=body)
+        assert status == 403 and error_code(answer) == "forbidden", path
+        status, answer = await api.call(method, path, stranger, json=body)
+        assert status == 404 and error_code(answer) == "not_found", path
+    # The assigned proctor and the admin see the session, though nothing is live yet.
+    for token in (proctor, admin):
+        overview = await api.ok("GET", f"/api/exams/{exam_id}/overview", token)
+        assert [s["session_id"] for s in overview["sessions"]] == [session_id]
+        assert overview["sessions"][0]["username"] == "carla"
+        assert overview["sessions"][0]["connected"] is False
+        status, answer = await api.call("GET", f"/api/sessions/{session_id}/thumbnail", token)
+        assert status == 404 and error_code(answer) == "no_frame"
+        status, answer = await api.call(
+            "POST", f"/api/sessions/{session_id}/message", token, json={"text": "hi"}
+        )
+        assert status == 409 and error_code(answer) == "not_connected"
+        status, answer = await api.call(
+            "POST", f"/api/sessions/{session_id}/watch", token, json=offer
+        )
+        assert status == 409 and error_code(answer) == "not_live"
+
+
+async def test_bad_input_gets_a_json_4xx(api: Api) -> None:
+    proctor, _candidate, exam_id, session_id = await exam_with_candidate(api)
+    message = f"/api/sessions/{session_id}/message"
+    for body, status_wanted in [
+        ({"text": ""}, 422),
+        ({"text": "   "}, 422),
+        ({"text": "x" * 1001}, 422),
+        ({"text": "hi", "extra": 1}, 422),
+        ({"text": 5}, 422),
+        ({}, 422),
+    ]:
+        status, answer = await api.call("POST", message, proctor, json=body)
+        assert status == status_wanted and "error" in answer, body
+    status, answer = await api.call(
+        "POST", message, proctor, data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert status == 400 and error_code(answer) == "malformed_json"
+    status, answer = await api.call("GET", "/api/sessions/abc/thumbnail", proctor)
+    assert status == 400 and error_code(answer) == "bad_path"
+    status, answer = await api.call("GET", "/api/exams/999/overview", proctor)
+    assert status == 404
+    # An offer that is not SDP is refused before the pipeline sees it (the session is live).
+    await upload(api, _candidate, session_id, "obama.jpg")
+    status, answer = await api.call(
+        "POST",
+        f"/api/sessions/{session_id}/watch",
+        proctor,
+        json={"sdp": "garbage", "type": "offer"},
+    )
+    assert status == 400 and error_code(answer) == "invalid_offer"
+    status, answer = await api.call(
+        "POST", f"/api/sessions/{session_id}/watch", proctor, json={"sdp": "v=0", "type": "answer"}
+    )
+    assert status == 422
+    await api.ok("POST", f"/api/sessions/{session_id}/terminate", proctor)
+    status, answer = await api.call("POST", message, proctor, json={"text": "still there?"})
+    assert status == 409 and error_code(answer) == "session_closed"
+    overview = await api.ok("GET", f"/api/exams/{exam_id}/overview", proctor)
+    assert overview["sessions"] == []
+
+
+async def test_thumbnail_is_a_small_jpeg_encoded_once_per_frame(api: Api) -> None:
+    proctor, candidate, _exam_id, session_id = await exam_with_candidate(api)
+    await upload(api, candidate, session_id, "obama.jpg")
+    path = f"/api/sessions/{session_id}/thumbnail"
+    first = await api.client.get(path, headers={"Authorization": f"Bearer {proctor}"})
+    assert first.status == 200 and first.content_type == "image/jpeg"
+    assert first.headers["Cache-Control"] == "private, no-store"
+    jpeg = await first.read()
+
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[1] == 320
+    many = await asyncio.gather(*(api.ok("GET", path, proctor) for _ in range(5)))
+    assert all(body == jpeg for body in many)
+    hub = api.client.app[SERVICES].live
+    assert hub is not None
+    live = hub.session(session_id)
+    assert live is not None
+    assert live.thumbnail.encodes == 1  # six viewers, one analysed frame, one encode
+    await upload(api, candidate, session_id, "obama2.jpg")
+    assert await api.ok("GET", path, proctor) != jpeg
+    assert live.thumbnail.encodes == 2
+
+
+def ws_url(api: Api, exam_id: int, token: str | None) -> str:
+    query = f"?token={token}" if token else ""
+    return f"/api/exams/{exam_id}/live{query}"
+
+
+async def receive(ws: Any, wanted: Any, seconds: float = 10.0) -> dict[str, Any]:
+    """The next message for which `wanted(message)` is true (others are skipped)."""
+    async with asyncio.timeout(seconds):
+        while True:
+            message = await ws.receive_json()
+            if wanted(message):
+                return dict(message)
+
+
+async def test_websocket_refuses_callers_who_may_not_watch(api: Api) -> None:
+    proctor, candidate, exam_id, _session_id = await exam_with_candidate(api)
+    stranger = await api.staff("proctor2")
+    for token, status_wanted in [
+        (None, 401),
+        ("not-a-token", 401),
+        (candidate, 403),
+        (stranger, 404),
+    ]:
+        response = await api.client.get(ws_url(api, exam_id, token))
+        assert response.status == status_wanted, token
+        assert "error" in await response.json()
+    response = await api.client.get(ws_url(api, 12345, proctor))
+    assert response.status == 404
+    response = await api.client.get(f"/api/exams/x/live?token={proctor}")
+    assert response.status == 400
+
+
+@pytest.mark.parametrize("who", ["proctor", "admin"])
+async def test_websocket_sends_a_snapshot_then_alerts_and_status_live(api: Api, who: str) -> None:
+    proctor, candidate, exam_id, session_id = await exam_with_candidate(
+        api, {"no_face": {"start_after": 1.0}}
+    )
+    token = proctor if who == "proctor" else await api.admin()
+    async with api.client.ws_connect(ws_url(api, exam_id, token)) as ws:
+        snapshot = await ws.receive_json()
+        assert snapshot["type"] == "snapshot" and snapshot["exam_id"] == exam_id
+        [entry] = snapshot["sessions"]
+        assert entry["session_id"] == session_id and entry["username"] == "carla"
+        assert entry["status"] == "active" and entry["risk_score"] == 0
+        assert entry["open_alerts"] == [] and entry["connected"] is False
+
+        await ws.send_json({"type": "focus", "session_id": session_id})
+        await upload(api, candidate, session_id, "coffee.jpg")  # first frame: the pipeline opens
+        started = await receive(ws, lambda m: m["type"] == "session")
+        assert started["event"] == "started" and started["session"]["live"] is True
+        analysis = await receive(ws, lambda m: m["type"] == "analysis")
+        assert analysis["session_id"] == session_id and analysis["faces"] == []
+        await asyncio.sleep(1.2)
+        await upload(api, candidate, session_id, "coffee.jpg")
+        alert = await receive(ws, lambda m: m["type"] == "alert")
+        assert (alert["kind"], alert["state"], alert["session_id"]) == (
+            "no_face",
+            "started",
+            session_id,
+        )
+        updated = await receive(ws, lambda m: m["type"] == "session")
+        assert updated["event"] == "updated" and updated["session"]["risk_score"] > 0
+        assert [a["id"] for a in updated["session"]["open_alerts"]] == [alert["id"]]
+
+        # Overlays are sent for the focused session only.
+        await ws.send_json({"type": "focus", "session_id": None})
+        await asyncio.sleep(0.1)
+        await upload(api, candidate, session_id, "obama.jpg")
+        await ws.send_json({"type": "snapshot"})
+        again = await receive(ws, lambda m: m["type"] in ("snapshot", "analysis"))
+        assert again["type"] == "snapshot"
+
+        await api.ok("POST", f"/api/sessions/{session_id}/terminate", proctor)
+        ended = await receive(ws, lambda m: m["type"] == "session" and m["event"] == "ended")
+        assert ended["session"]["status"] == "terminated"
+        closing = await receive(ws, lambda m: m["type"] == "alert" and m["state"] == "ended")
+        assert closing["id"] == alert["id"]
+
+
+async def test_websocket_notices_an_attempt_that_has_not_streamed_yet(api: Api) -> None:
+    proctor, _candidate, exam_id, session_id = await exam_with_candidate(api)
+    await api.candidate("dora")
+    await api.enrol(proctor, exam_id, "dora")
+    dora = await api.login("dora", "candidate-pass-1")
+    async with api.client.ws_connect(ws_url(api, exam_id, proctor)) as ws:
+        first = await ws.receive_json()
+        assert [s["session_id"] for s in first["sessions"]] == [session_id]
+        started = await api.ok("POST", f"/api/exams/{exam_id}/sessions", dora)
+        # No live event for an attempt that never streams: the periodic check finds it.
+        snapshot = await receive(ws, lambda m: m["type"] == "snapshot", seconds=8)
+        assert {s["session_id"] for s in snapshot["sessions"]} == {
+            session_id,
+            started["session_id"],
+        }
