@@ -157,9 +157,6 @@ class WebRtcCandidate:
         events = event_instants(self.video.started_at, self.video.sent, FPS, set(VIDEO_KINDS))
         if self.audio is not None:
             self.result.audio_sent = self.audio.sent
-            events += event_instants(
-                self.audio.started_at, self.audio.sent, AUDIO_RATE / AUDIO_SAMPLES, {"speech"}
-            )
         self.result.events = sorted(events, key=lambda e: e["at"])
         await self.pc.close()
 

@@ -41,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,27 @@ async def start_sessions(api: Api, setup: Setup, exam_id: int) -> list[int]:
     return sessions
 
 
+async def stored_incidents(api: Api, admin: str, exam_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Every stored incident of the exam (GET /alerts), per session, with its start on the
+    monotonic clock (the server stores wall time; both clocks are this machine's)."""
+    offset = time.time() - time.monotonic()
+    found: dict[int, list[dict[str, Any]]] = {}
+    page = 0
+    while page < 100:  # bounded: at most 50,000 incidents
+        body = await api.call(
+            "GET", f"/alerts?exam_id={exam_id}&limit=500&offset={page * 500}", admin
+        )
+        for alert in body["alerts"]:
+            started = datetime.fromisoformat(alert["started_at"]).timestamp() - offset
+            found.setdefault(int(alert["session_id"]), []).append(
+                {"incident_id": alert["incident_id"], "kind": alert["kind"], "started": started}
+            )
+        page += 1
+        if page * 500 >= body["total"]:
+            break
+    return found
+
+
 async def submit_all(api: Api, setup: Setup, sessions: list[int]) -> None:
     limit = asyncio.Semaphore(8)
 
@@ -388,7 +410,11 @@ def split(items: list[Any], parts: int) -> list[list[Any]]:
 
 
 def match_alerts(
-    candidates: list[dict[str, Any]], start: float, stop: float, window_s: float
+    candidates: list[dict[str, Any]],
+    start: float,
+    stop: float,
+    window_s: float,
+    stored: dict[int, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Scripted events against "started" alerts, per candidate.
 
@@ -401,6 +427,7 @@ def match_alerts(
     missed: dict[str, int] = {}
     expected = 0
     spurious: dict[str, int] = {}
+    details: list[str] = []
     for cand in candidates:
         alerts = [a for a in cand["alerts"] if a["state"] == "started"]
         used: set[int] = set()
@@ -420,19 +447,45 @@ def match_alerts(
             expected += 1
             if hit is None:
                 missed[kind] = missed.get(kind, 0) + 1
+                near = [
+                    f"{a['state']}@{a['arrival'] - at:+.1f}"
+                    for a in cand["alerts"]
+                    if a["kind"] == kind and abs(a["arrival"] - at) < 30
+                ]
+                near += [
+                    f"stored@{i['started'] - at:+.1f}"
+                    for i in (stored or {}).get(cand["session_id"], [])
+                    if i["kind"] == kind and abs(i["started"] - at) < 30
+                ]
+                details.append(f"missed {kind} s{cand['session_id']} at {at - start:+.1f}: {near}")
             else:
                 delays.setdefault(kind, []).append(alerts[hit]["arrival"] - at - debounce[kind])
         for index, alert in enumerate(alerts):
             if index not in used and start <= alert["arrival"] <= stop:
                 spurious[alert["kind"]] = spurious.get(alert["kind"], 0) + 1
+                details.append(
+                    f"spurious {alert['kind']} s{cand['session_id']} at"
+                    f" {alert['arrival'] - start:+.1f}"
+                )
+    # Incidents the server stored that never reached the candidate's data channel.
+    undelivered = 0
+    if stored is not None:
+        for cand in candidates:
+            told = {a["incident_id"] for a in cand["alerts"] if a["state"] == "started"}
+            for incident in stored.get(cand["session_id"], []):
+                if start <= incident["started"] <= stop - 5 and incident["incident_id"] not in told:
+                    undelivered += 1
+                    details.append(f"undelivered {incident['kind']} s{cand['session_id']}")
     every = [d for values in delays.values() for d in values]
     return {
+        "stored_not_on_channel": None if stored is None else undelivered,
         "expected": expected,
         "missed": missed,
         "spurious": spurious,
         "delay_p50_s": percentile(every, 0.5),
         "delay_p95_s": percentile(every, 0.95),
         "delay_max_s": max(every) if every else None,
+        "details": details[:40],
         "by_kind": {
             kind: {
                 "n": len(values),
@@ -650,6 +703,12 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                     result["profile"]["raw"] = str(keep.relative_to(ROOT))
             measured = window(samples, measure_start, stop_at)
             cands = [c for g in gen_results for c in g["candidates"]]
+            stored = await stored_incidents(api, setup.admin, setup.exams[0])
+            if args.keep_raw:
+                raw = RESULTS / f"raw-n{n}-{args.stamp}.json"
+                raw.write_text(json.dumps({"measure_start": measure_start, "stop_at": stop_at,
+                                           "candidates": cands}))  # fmt: skip
+                result["raw"] = str(raw.relative_to(ROOT))
             result["webrtc"] = {
                 "ramp_s": ramp,
                 "warmup_s": args.warmup,
@@ -666,7 +725,9 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                 "server_idle_cores": idle_cpu,
                 "live": live_figures(measured, sessions),
                 "memory": memory_figures(measured, baseline_rss, n, measure_start, stop_at),
-                "alerts": match_alerts(cands, measure_start, stop_at, scenario.ALERT_WINDOW),
+                "alerts": match_alerts(
+                    cands, measure_start, stop_at, scenario.ALERT_WINDOW, stored
+                ),
             }
             cores = result["webrtc"]["server_cores"]
             result["webrtc"]["server_cpu_per_candidate_pct"] = (
@@ -815,6 +876,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--tree", choices=("head", "work"), default="head",
         help="run the server from the last commit (default) or the working tree",
     )  # fmt: skip
+    parser.add_argument("--keep-raw", action="store_true", help="save every alert and event")
     parser.add_argument("--label", default="", help="added to the JSON file name")
     args = parser.parse_args(argv)
     args.stamp = time.strftime("%Y%m%d-%H%M%S")
