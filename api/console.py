@@ -43,6 +43,7 @@ from api.schemas import (
     MessageBody,
     MessageOut,
     OfferBody,
+    OverviewQuery,
     WatchOut,
 )
 from core.keys import SERVICES, Services
@@ -145,19 +146,20 @@ async def session_entries(services: Services, sessions: list[ExamSession]) -> li
     return entries
 
 
-async def exam_snapshot(services: Services, exam_id: int) -> ConsoleSnapshot:
+async def exam_snapshot(
+    services: Services, exam_id: int, *, everyone: bool = False
+) -> ConsoleSnapshot:
+    """The exam's active attempts (all attempts with `everyone`)."""
+    statement = select(ExamSession).where(ExamSession.exam_id == exam_id)
+    if not everyone:
+        statement = statement.where(ExamSession.status == "active")
     async with services.db() as db:
-        rows = list(
-            (
-                await db.execute(
-                    select(ExamSession)
-                    .where(ExamSession.exam_id == exam_id, ExamSession.status == "active")
-                    .order_by(ExamSession.id)
-                )
-            ).scalars()
-        )
-        active = [s for s in rows if not await expire_if_due(services, db, s)]
-    return ConsoleSnapshot(exam_id=exam_id, sessions=await session_entries(services, active))
+        rows = list((await db.execute(statement.order_by(ExamSession.id))).scalars())
+        for row in rows:
+            await expire_if_due(services, db, row)
+    if not everyone:
+        rows = [row for row in rows if row.status == "active"]
+    return ConsoleSnapshot(exam_id=exam_id, sessions=await session_entries(services, rows))
 
 
 async def _active_ids(services: Services, exam_id: int) -> set[int]:
@@ -185,7 +187,8 @@ async def overview(call: Call) -> ConsoleSnapshot:
     exam_id = call.path_int("exam_id")
     async with call.services.db() as db:
         await load_exam(db, call.caller, exam_id)
-    return await exam_snapshot(call.services, exam_id)
+    query: OverviewQuery = call.query
+    return await exam_snapshot(call.services, exam_id, everyone=query.status == "all")
 
 
 async def _staff_session(call: Call) -> ExamSession:

@@ -25,6 +25,7 @@ from api.schemas import (
     MessageOut,
     OfferBody,
     OfferOut,
+    OverviewQuery,
     ReferencePhotoOut,
     RegisterBody,
     ReviewBody,
@@ -103,8 +104,8 @@ OPERATIONS: list[Operation] = [
               errors=(404, 409, 413, 415, 422)),
     Operation("GET", "/api/exams/{exam_id}/overview", console.overview,
               "The exam's active attempts as the console shows them (also sent first on the "
-              "WebSocket /api/exams/{exam_id}/live)", STAFF, response=ConsoleSnapshot,
-              errors=(404,)),
+              "WebSocket /api/exams/{exam_id}/live)", STAFF, query=OverviewQuery,
+              response=ConsoleSnapshot, errors=(404, 422)),
     Operation("GET", "/api/sessions/{session_id}/thumbnail", console.thumbnail,
               "JPEG (320 px wide) of the latest analysed frame, shared by all viewers", STAFF,
               binary_response="image/jpeg", errors=(404,)),

@@ -300,8 +300,13 @@ class ConsoleSession(BaseModel):
     """Alerts that have not ended yet."""
 
 
+class OverviewQuery(QueryModel):
+    status: Literal["active", "all"] = "active"
+    """"all": every attempt at the exam (history, charts), not only the active ones."""
+
+
 class ConsoleSnapshot(BaseModel):
     type: Literal["snapshot"] = "snapshot"
     exam_id: int
     sessions: list[ConsoleSession]
-    """The exam's active attempts."""
+    """The exam's active attempts (or all of them, when asked)."""

@@ -114,6 +114,12 @@ async def test_bad_input_gets_a_json_4xx(api: Api) -> None:
     assert status == 409 and error_code(answer) == "session_closed"
     overview = await api.ok("GET", f"/api/exams/{exam_id}/overview", proctor)
     assert overview["sessions"] == []
+    everyone = await api.ok("GET", f"/api/exams/{exam_id}/overview?status=all", proctor)
+    assert [(s["session_id"], s["status"]) for s in everyone["sessions"]] == [
+        (session_id, "terminated")
+    ]
+    status, answer = await api.call("GET", f"/api/exams/{exam_id}/overview?status=x", proctor)
+    assert status == 422
 
 
 async def test_thumbnail_is_a_small_jpeg_encoded_once_per_frame(api: Api) -> None:
