@@ -1,0 +1,130 @@
+"""Real Chromium for tests: the server on loopback, headless Chromium driven by Playwright,
+and a fake camera and microphone made from real photos and a real voice.
+
+    async with serve(settings) as base_url, chromium(camera=media) as browser:
+        page = await browser.new_page()
+        await page.goto(base_url + "/")
+
+Chromium is Debian's (`/usr/bin/chromium`): Playwright cannot download browsers here. A test
+that needs it fails, never skips, when it is missing. Every address involved is 127.0.0.1 and
+no STUN server is configured on either side, so no packet leaves loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from core.settings import Settings
+from server import create_app
+from tests.clips import Clip, Scene, speech, write_wav, write_y4m
+
+CHROMIUM = Path(os.environ.get("PROCTOR_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+"""Screenshots land here (gitignored)."""
+
+# From ../shared/NOTES.md; Playwright adds --headless and its own fresh --user-data-dir.
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    # WebRTC must only ever use loopback: no mDNS names for host candidates, no other NICs.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+)
+
+
+@dataclass(frozen=True)
+class FakeMedia:
+    """Files for Chromium's fake capture devices (absolute, normalised paths)."""
+
+    video: Path
+    audio: Path
+
+
+def make_fake_media(directory: Path, scene: Scene, *, fps: float = 15.0) -> FakeMedia:
+    """A y4m clip of `scene` (Chromium loops it) and the real speech sample, as long."""
+    directory.mkdir(parents=True, exist_ok=True)
+    clip = Clip(scene, fps=fps)
+    video = write_y4m(clip, directory / "camera.y4m")
+    samples, rate = speech(clip.duration)
+    audio = write_wav(directory / "microphone.wav", samples, rate)
+    return FakeMedia(video=video, audio=audio)
+
+
+def chromium_args(media: FakeMedia | None) -> list[str]:
+    args = list(CHROMIUM_FLAGS)
+    if media is not None:
+        for path in (media.video, media.audio):
+            if not path.is_absolute() or path != path.resolve() or not path.is_file():
+                pytest.fail(f"fake capture file must exist and be absolute and normalised: {path}")
+        args += [
+            f"--use-file-for-fake-video-capture={media.video}",
+            f"--use-file-for-fake-audio-capture={media.audio}",
+        ]
+    return args
+
+
+@asynccontextmanager
+async def chromium(media: FakeMedia | None = None) -> AsyncIterator[Any]:
+    """A headless Chromium (Playwright `Browser`) with the fake camera and microphone."""
+    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is required for the browser tests and was not found at {CHROMIUM} "
+            "(apt-get install -y chromium, or set PROCTOR_TEST_CHROMIUM)"
+        )
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as error:  # pragma: no cover - the suite's requirements include it
+        pytest.fail(f"the playwright package is required for the browser tests: {error}")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=chromium_args(media)
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[str]:
+    """The real app from the factory, listening on 127.0.0.1; yields its base URL."""
+    runner = web.AppRunner(create_app(settings), shutdown_timeout=5.0)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page PNG of `page` as artifacts/<name>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
