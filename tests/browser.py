@@ -82,12 +82,11 @@ def chromium_args(media: FakeMedia | None) -> list[str]:
 
 @asynccontextmanager
 async def chromium(media: FakeMedia | None = None) -> AsyncIterator[Any]:
-    """A headless Chromium (Playwright `Browser`) with the fake camera and microphone."""
-    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is required for the browser tests and was not found at {CHROMIUM} "
-            "(apt-get install -y chromium, or set PROCTOR_TEST_CHROMIUM)"
-        )
+    """A headless Chromium (Playwright `Browser`) with the fake camera and microphone.
+
+    Open pages in `new_context(bypass_csp=True)`: the pages forbid `eval`, which Playwright's
+    `wait_for_function` with a JavaScript string needs."""
+    require_chromium()
     try:
         from playwright.async_api import async_playwright
     except ImportError as error:  # pragma: no cover - the suite's requirements include it
@@ -100,6 +99,15 @@ async def chromium(media: FakeMedia | None = None) -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
+
+
+def require_chromium() -> None:
+    """Fail (never skip) when Debian's Chromium is not there."""
+    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is required for the browser tests and was not found at {CHROMIUM} "
+            "(apt-get install -y chromium, or set PROCTOR_TEST_CHROMIUM)"
+        )
 
 
 def free_port() -> int:

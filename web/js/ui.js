@@ -111,7 +111,7 @@ export function toast(body, { title = "", kind = "info", timeout = 6000 } = {}) 
   el.querySelector("svg").setAttribute("width", "18");
   el.querySelector("svg").setAttribute("height", "18");
   toastStack.append(el);
-  while (toastStack.children.length > 4) toastStack.firstChild.remove();
+  while (toastStack.children.length > 3) toastStack.firstChild.remove();
   if (timeout) setTimeout(close, timeout);
   return close;
 }
