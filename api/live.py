@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
 from sqlalchemy import select
 
 from api.access import load_session
@@ -60,16 +59,11 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
     executor = _live(call.services).executor
     loop = asyncio.get_running_loop()
 
-    def describe() -> tuple[bytes, dict[str, float]]:
-        image = decode_image(data)
-        descriptor = reference_descriptor(image)
-        return descriptor.astype("float32").tobytes(), {
-            "width": float(image.shape[1]),
-            "height": float(image.shape[0]),
-        }
+    def describe() -> bytes:
+        return bytes(reference_descriptor(decode_image(data)).astype("float32").tobytes())
 
     try:
-        descriptor, size = await loop.run_in_executor(executor, describe)
+        descriptor = await loop.run_in_executor(executor, describe)
     except ImageDecodeError as error:
         raise unprocessable("not_an_image", str(error)) from None
     except EnrolmentError as error:
@@ -80,18 +74,19 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
             await db.execute(select(ReferenceFace).where(ReferenceFace.user_id == user.id))
         ).scalar_one_or_none()
         if row is None:
-            db.add(ReferenceFace(user_id=user.id, descriptor=descriptor))
+            row = ReferenceFace(user_id=user.id, descriptor=descriptor, created_at=utcnow())
+            db.add(row)
         else:
             row.descriptor, row.created_at = descriptor, utcnow()
         await db.commit()
-    return ReferencePhotoOut(user_id=user.id, enrolled=True, face=size)
+    return ReferencePhotoOut(user_id=user.id, enrolled=True, enrolled_at=row.created_at)
 
 
-async def reference_photo_status(call: Call) -> web.StreamResponse | ReferencePhotoOut:
+async def reference_photo_status(call: Call) -> ReferencePhotoOut:
     async with call.services.db() as db:
         row = (
             await db.execute(select(ReferenceFace).where(ReferenceFace.user_id == call.caller.id))
         ).scalar_one_or_none()
     if row is None:
         raise not_found("reference photo")
-    return ReferencePhotoOut(user_id=call.caller.id, enrolled=True, face={})
+    return ReferencePhotoOut(user_id=call.caller.id, enrolled=True, enrolled_at=row.created_at)

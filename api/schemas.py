@@ -256,7 +256,7 @@ class OfferOut(BaseModel):
 class ReferencePhotoOut(BaseModel):
     user_id: int
     enrolled: bool
-    face: dict[str, float]
+    enrolled_at: datetime
 
 
 class MessageBody(StrictBody):
