@@ -67,8 +67,18 @@ def make_fake_media(directory: Path, scene: Scene, *, fps: float = 15.0) -> Fake
     return FakeMedia(video=video, audio=audio)
 
 
-def chromium_args(media: FakeMedia | None) -> list[str]:
+def chromium_args(
+    media: FakeMedia | None, *, fake_devices: bool = True, grant_media: bool = True
+) -> list[str]:
+    """Chromium's flags. `fake_devices=False`: no camera at all (and `media` is ignored);
+    `grant_media=False`: the camera permission prompt is left to the context's permissions
+    (Playwright denies what was not granted)."""
     args = list(CHROMIUM_FLAGS)
+    if not fake_devices:
+        args.remove("--use-fake-device-for-media-stream")
+        media = None
+    if not grant_media:
+        args.remove("--use-fake-ui-for-media-stream")
     if media is not None:
         for path in (media.video, media.audio):
             if not path.is_absolute() or path != path.resolve() or not path.is_file():
@@ -81,7 +91,9 @@ def chromium_args(media: FakeMedia | None) -> list[str]:
 
 
 @asynccontextmanager
-async def chromium(media: FakeMedia | None = None) -> AsyncIterator[Any]:
+async def chromium(
+    media: FakeMedia | None = None, *, fake_devices: bool = True, grant_media: bool = True
+) -> AsyncIterator[Any]:
     """A headless Chromium (Playwright `Browser`) with the fake camera and microphone.
 
     Open pages in `new_context(bypass_csp=True)`: the pages forbid `eval`, which Playwright's
@@ -93,7 +105,9 @@ async def chromium(media: FakeMedia | None = None) -> AsyncIterator[Any]:
         pytest.fail(f"the playwright package is required for the browser tests: {error}")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=chromium_args(media)
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=chromium_args(media, fake_devices=fake_devices, grant_media=grant_media),
         )
         try:
             yield browser
@@ -116,16 +130,24 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    """http://127.0.0.1:<port>"""
+    app: web.Application
+
+
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[str]:
-    """The real app from the factory, listening on 127.0.0.1; yields its base URL."""
-    runner = web.AppRunner(create_app(settings), shutdown_timeout=5.0)
+async def serve(settings: Settings) -> AsyncIterator[Served]:
+    """The real app from the factory, listening on 127.0.0.1."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=5.0)
     await runner.setup()
     port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", app)
     finally:
         await runner.cleanup()
 
@@ -134,5 +156,6 @@ async def screenshot(page: Any, name: str) -> Path:
     """Save a full-page PNG of `page` as artifacts/<name>.png."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    await page.evaluate("window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page
     await page.screenshot(path=str(path), full_page=True)
     return path

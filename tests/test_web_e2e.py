@@ -74,10 +74,11 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
 ) -> None:
     started = time.monotonic()
     async with (
-        serve(settings) as base,
+        serve(settings) as server,
         aiohttp.ClientSession() as http,
         chromium(media) as browser,
     ):
+        base = server.url
         rest = Rest(http, base)
         admin = await rest.login(*ADMIN)
         await rest.call(

@@ -17,12 +17,14 @@ function title(text) {
 
 function niceMax(value) {
   if (value <= 4) return Math.max(1, Math.ceil(value));
+  if (value <= 8) return 8;
   const step = Math.pow(10, Math.floor(Math.log10(value)));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= value) return m * step;
   return 10 * step;
 }
 
-function yAxis(g, { left, top, width, height, max, ticks = 4 }) {
+function yAxis(g, { left, top, width, height, max }) {
+  const ticks = max <= 4 ? max : 4; // counts: whole numbers only
   for (let i = 0; i <= ticks; i++) {
     const value = (max / ticks) * i;
     const y = top + height - (height * i) / ticks;
@@ -36,7 +38,7 @@ function yAxis(g, { left, top, width, height, max, ticks = 4 }) {
 /**
  * Stacked bars: buckets [{label, values: {series: n}}], series [{key, label, color}].
  */
-export function stackedBars({ buckets, series, height = 240, emptyText = "No data yet" }) {
+export function stackedBars({ buckets, series, height = 220, emptyText = "No data yet" }) {
   const width = 720;
   const pad = { left: 40, right: 12, top: 12, bottom: 28 };
   const innerW = width - pad.left - pad.right;

@@ -147,7 +147,7 @@ function sidebar(route) {
             h("span", { style: "overflow:hidden;text-overflow:ellipsis;white-space:nowrap" }, exam.title),
           ),
         )
-      : h("div.small.muted", { style: "padding:4px 10px" }, "No exams assigned to you yet."),
+      : h("div.small.muted", { style: "padding:4px 10px" }, api.user.role === "admin" ? "No exams yet." : "No exams assigned to you yet."),
     h("div.section-title", { style: "margin-top:14px" }, "Manage"),
     h("button.nav-item#nav-new-exam", { "aria-current": String(route.kind === "new"), on: { click: () => (location.hash = "#/new") } }, icon("plus"), "New exam"),
     admin && h("button.nav-item#nav-people", { "aria-current": String(route.kind === "people"), on: { click: () => (location.hash = "#/people") } }, icon("users"), "People"),
