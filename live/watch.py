@@ -383,7 +383,11 @@ class Broadcast:
                 except MediaStreamError:
                     return  # the connection ended; a new one calls _set_source
                 now = time.monotonic()
-                if not isinstance(frame, VideoFrame) or now - last_frame_at < self._min_interval:
+                # A cap, with slack for jitter: a 15 fps source is not thinned at 15 fps.
+                if (
+                    not isinstance(frame, VideoFrame)
+                    or now - last_frame_at < self._min_interval * 0.7
+                ):
                     continue
                 last_frame_at = now
                 keyframe = self._keyframe_wanted or now - self._last_keyframe > KEYFRAME_INTERVAL
