@@ -110,6 +110,9 @@ def server_tree(choice: str, directory: Path) -> tuple[Path, str]:
         check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    for folder in ROOT.iterdir():  # folders git does not track while empty (web/)
+        if folder.is_dir() and not folder.name.startswith(".") and folder.name != "data":
+            (tree / folder.name).mkdir(exist_ok=True)
     for path in [*BENCH.glob("*.py"), ROOT / "api" / "stats.py"]:
         target = tree / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -316,6 +319,8 @@ class Sample:
     machine_busy: float
     machine_total: float
     stats: dict[str, Any] | None = None
+    stats_rtt: float | None = None
+    """Round trip of the stats request: the server's event loop lag shows in it."""
 
 
 async def sampler(
@@ -339,7 +344,9 @@ async def sampler(
         sample = Sample(time.monotonic(), procstats.tree_sample(server_pid), gens, busy, total)
         if poll_stats:
             with contextlib.suppress(Exception):
+                sent = time.monotonic()
                 sample.stats = await api.call("GET", "/api/stats/live", admin)
+                sample.stats_rtt = time.monotonic() - sent
         out.append(sample)
         next_at += 1.0
 
@@ -552,6 +559,33 @@ def live_figures(samples: list[Sample], sessions: list[int]) -> dict[str, Any]:
     }
 
 
+def timeline(samples: list[Sample], origin: float) -> list[dict[str, Any]]:
+    """Second by second: server cores, connected peers, analyses/s, stats round trip."""
+    rows = []
+    for before, after in zip(samples, samples[1:], strict=False):
+        if before.server is None or after.server is None:
+            continue
+        seconds = after.at - before.at
+        item: dict[str, Any] = {
+            "t": round(after.at - origin, 1),
+            "server_cores": round((after.server.cpu_s - before.server.cpu_s) / seconds, 2),
+            "rss_mb": round(after.server.rss_bytes / 2**20, 1),
+            "stats_rtt_s": None if after.stats_rtt is None else round(after.stats_rtt, 3),
+        }
+        if before.stats is not None and after.stats is not None:
+            old = {s["session_id"]: s["frames_analysed"] for s in before.stats["sessions"]}
+            item["connected"] = sum(
+                1 for s in after.stats["sessions"] if s["connection_state"] == "connected"
+            )
+            item["analysed_per_s"] = round(
+                sum(s["frames_analysed"] - old.get(s["session_id"], 0)
+                    for s in after.stats["sessions"]) / seconds, 1
+            )  # fmt: skip
+            item["executor_queue"] = after.stats.get("executor_queue")
+        rows.append(item)
+    return rows
+
+
 def memory_figures(
     samples: list[Sample], baseline: int, n: int, start: float, end: float
 ) -> dict[str, Any]:
@@ -724,6 +758,13 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                 **cpu_rate(measured),
                 "server_idle_cores": idle_cpu,
                 "live": live_figures(measured, sessions),
+                "stats_rtt_p50_s": percentile(
+                    [x.stats_rtt for x in measured if x.stats_rtt is not None], 0.5
+                ),
+                "stats_rtt_p95_s": percentile(
+                    [x.stats_rtt for x in measured if x.stats_rtt is not None], 0.95
+                ),
+                "timeline": timeline(samples, measure_start),
                 "memory": memory_figures(measured, baseline_rss, n, measure_start, stop_at),
                 "alerts": match_alerts(
                     cands, measure_start, stop_at, scenario.ALERT_WINDOW, stored
