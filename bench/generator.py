@@ -91,7 +91,8 @@ class WebRtcCandidate:
         self.start_at = float(spec["start_at"])
         self.ice = IceSettings(hosts=("127.0.0.1",))
         self.pc = self.ice.new_peer_connection()
-        self.video = PacketReplayTrack("video", media["video"], FPS, 90_000)
+        self.fps = float(media.get("video_fps", FPS))
+        self.video = PacketReplayTrack("video", media["video"], self.fps, 90_000)
         self.audio = (
             PacketReplayTrack("audio", media["audio"], AUDIO_RATE / AUDIO_SAMPLES, AUDIO_RATE)
             if audio
@@ -154,7 +155,7 @@ class WebRtcCandidate:
     async def close(self) -> None:
         self.result.final_state = str(self.pc.connectionState)
         self.result.video_sent, self.result.video_late = self.video.sent, self.video.late
-        events = event_instants(self.video.started_at, self.video.sent, FPS, set(VIDEO_KINDS))
+        events = event_instants(self.video.started_at, self.video.sent, self.fps, set(VIDEO_KINDS))
         if self.audio is not None:
             self.result.audio_sent = self.audio.sent
         self.result.events = sorted(events, key=lambda e: e["at"])

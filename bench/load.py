@@ -120,11 +120,14 @@ def server_tree(choice: str, directory: Path) -> tuple[Path, str]:
     return tree, f"commit {commit[:12]} + bench files from the working tree"
 
 
-def media_file(directory: Path, upload_rate: float) -> Path:
+def media_file(directory: Path, args: argparse.Namespace) -> Path:
     """Encode the clip once (VP8, Opus, JPEG) for every generator process."""
     path = directory / "media.pkl"
+    width, _, height = args.video_size.partition("x")
+    upload_rate = args.analysis_fps
     media = {
-        "video": scenario.encode_video(),
+        "video_fps": args.video_fps,
+        "video": scenario.encode_video(args.video_fps, (int(width), int(height))),
         "audio": scenario.encode_audio(),
         "jpeg": {round(upload_rate): scenario.jpeg_frames(upload_rate)},
     }
@@ -615,11 +618,16 @@ def memory_figures(
 # --- profile ----------------------------------------------------------------------------
 
 
-def start_profile(pid: int, seconds: int, path: Path) -> subprocess.Popen[bytes] | None:
+def start_profile(
+    pid: int, seconds: int, path: Path, gil: bool = False
+) -> subprocess.Popen[bytes] | None:
+    """py-spy on the server: every thread that is not idle, or (`gil`) only the thread
+    holding the GIL, which shows what keeps the event loop waiting."""
     try:
         return subprocess.Popen(
             ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "50",
-             "--nonblocking", "--threads", "--format", "raw", "--output", str(path)],
+             "--nonblocking", "--threads", "--format", "raw", "--output", str(path),
+             *(["--gil"] if gil else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -712,15 +720,24 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
             ]  # fmt: skip
             launched = launch_generators(args.tree_path, workdir, f"webrtc-n{n}", groups)
             samples: list[Sample] = []
-            profile_path = workdir / f"profile-n{n}.txt"
+            profile_paths = {
+                "all": workdir / f"profile-n{n}.txt",
+                "gil": workdir / f"profile-gil-n{n}.txt",
+            }
             profiles: list[subprocess.Popen[bytes] | None] = []
+
+            def start_profiles() -> None:
+                for kind, path in profile_paths.items():
+                    profiles.append(
+                        start_profile(
+                            server.process.pid, int(args.measure / 2), path, gil=kind == "gil"
+                        )
+                    )
+
             if args.profile:
                 delay = measure_start - time.monotonic() + args.measure / 4
                 profile_task = asyncio.get_running_loop().call_later(
-                    max(0.0, delay),
-                    lambda: profiles.append(
-                        start_profile(server.process.pid, int(args.measure / 2), profile_path)
-                    ),
+                    max(0.0, delay), start_profiles
                 )
             await sampler(api, setup.admin, server.process.pid,
                           [p.pid for p, _ in launched], stop_at, samples, True)  # fmt: skip
@@ -730,11 +747,14 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                 for profile in profiles:
                     if profile is not None:
                         profile.wait(60)
-                if profile_path.exists():
-                    result["profile"] = summarise_profile(profile_path)
-                    keep = RESULTS / f"profile-n{n}-{args.stamp}.txt"
-                    keep.write_bytes(profile_path.read_bytes())
-                    result["profile"]["raw"] = str(keep.relative_to(ROOT))
+                result["profile"] = {}
+                for kind, path in profile_paths.items():
+                    if path.exists():
+                        summary = summarise_profile(path)
+                        keep = RESULTS / f"{path.stem}-{args.stamp}.txt"
+                        keep.write_bytes(path.read_bytes())
+                        summary["raw"] = str(keep.relative_to(ROOT))
+                        result["profile"][kind] = summary
             measured = window(samples, measure_start, stop_at)
             cands = [c for g in gen_results for c in g["candidates"]]
             stored = await stored_incidents(api, setup.admin, setup.exams[0])
@@ -904,6 +924,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--analysis-fps", type=float, default=2.0)
     parser.add_argument("--detector-threads", type=int, default=0, help="0: server default")
     parser.add_argument("--generators", type=int, default=0, help="0: 1 for N<=10, else 2")
+    parser.add_argument("--video-fps", type=float, default=15.0, help="frames/s each peer sends")
+    parser.add_argument("--video-size", default="640x480", help="WxH each peer sends")
     parser.add_argument("--no-audio", action="store_true", help="video only")
     parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
     parser.add_argument("--upload-seconds", type=float, default=30.0)
@@ -932,7 +954,7 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="proctor-load-") as tmp:
         args.tree_path, args.tree_info = server_tree(args.tree, Path(tmp))
         print(f"server and generators run from {args.tree_info}", file=sys.stderr)
-        media = media_file(Path(tmp), args.analysis_fps)
+        media = media_file(Path(tmp), args)
         for n in args.n:
             workdir = Path(tmp) / f"n{n}"
             workdir.mkdir()

@@ -79,24 +79,34 @@ ALERT_WINDOW = 10.0
 (earlier than the event by more than 0.5 s: not this event)."""
 
 
-def clip() -> Clip:
-    return Clip(SCENE, fps=FPS)
+def clip(fps: float = FPS) -> Clip:
+    return Clip(SCENE, fps=fps)
 
 
-def encode_video(bitrate: int = VIDEO_BITRATE) -> list[bytes]:
-    """One loop of the clip as VP8 packets, one per frame, a keyframe every `GOP` frames."""
-    scene = clip()
+def encode_video(
+    fps: float = FPS, size: tuple[int, int] = (640, 480), bitrate: int = VIDEO_BITRATE
+) -> list[bytes]:
+    """One loop of the clip as VP8 packets, one per frame, a keyframe every 2 s (`GOP` at
+    15 fps). A smaller `size` or `fps` is what a browser sends when asked for less."""
+    scene = clip(fps)
+    width, height = size
     codec = av.CodecContext.create("libvpx", "w")
-    codec.width, codec.height = 640, 480
+    codec.width, codec.height = width, height
     codec.pix_fmt = "yuv420p"
     codec.bit_rate = bitrate
     codec.time_base = fractions.Fraction(1, VIDEO_CLOCK)
-    codec.framerate = fractions.Fraction(FPS)
-    codec.gop_size = GOP
+    codec.framerate = fractions.Fraction(fps).limit_denominator(1001)
+    codec.gop_size = max(1, round(GOP * fps / FPS))
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     packets: list[bytes] = []
     for index in range(scene.frame_count):
-        for packet in codec.encode(scene.video_frame(index)):
+        bgr = scene.frame(index)
+        if (width, height) != (640, 480):
+            bgr = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+        frame = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p")
+        frame.pts = round(index * VIDEO_CLOCK / fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        for packet in codec.encode(frame):
             packets.append(bytes(packet))
     for packet in codec.encode(None):
         packets.append(bytes(packet))

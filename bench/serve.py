@@ -4,7 +4,8 @@
 
 `api/stats.py` holds the handler; until api/routes.py declares it (see that module's
 docstring for the one line), this wrapper adds the same operation to the router. Nothing
-else differs from `server.main()`.
+else differs from `server.main()`, unless a BENCH_* variable switches on one of the
+experiments in bench/experiments.py (measuring a proposed change; off by default).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from aiohttp import web  # noqa: E402
+from experiments import apply as apply_experiments  # noqa: E402
 
 from api.operation import Operation, bind  # noqa: E402
 from api.routes import OPERATIONS  # noqa: E402
@@ -41,6 +44,7 @@ def main() -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    apply_experiments()
     app = create_app(settings)
     if not any(op.path == LIVE_STATS_PATH for op in OPERATIONS):
         app.router.add_route(STATS.method, STATS.path, bind(STATS))
