@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import secrets
 import signal
 import socket
@@ -636,30 +637,63 @@ def start_profile(
         return None
 
 
-def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
-    """Self and inclusive shares of functions, and per thread, from py-spy's collapsed
-    stacks ("thread;frame;frame count")."""
-    own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    threads: dict[str, int] = {}
+CATEGORIES = (
+    # (label, substrings of a frame), matched from the innermost frame outwards.
+    ("identity (dlib descriptor)", ("FaceVerifier.describe", "describe_in_child")),
+    ("face detection (BlazeFace)", ("detect_full", "face_detector.py")),
+    ("face mesh + iris", ("face_mesh.py", "IrisModel", "FaceMesh")),
+    ("other frame analysis", ("detectors/pipeline.py", "detectors/camera.py", "face_geometry")),
+    ("voice activity (silero)", ("detectors/voice.py",)),
+    ("VP8 decode", ("Vp8Decoder.decode", "codecs/vpx.py")),
+    ("Opus decode", ("OpusDecoder.decode", "codecs/opus.py")),
+    ("frame to BGR / audio resample", ("VideoSampler._run", "media/audio.py", "media/video.py")),
+    ("SRTP/RTP/jitter buffer", ("pylibsrtp", "rtcrtpreceiver", "rtcdtlstransport", "jitterbuffer",
+                                "aiortc/rtp.py", "rtcrtpsender")),
+    ("ICE/STUN", ("aioice",)),
+    ("SCTP/data channel", ("rtcsctptransport",)),
+    ("database", ("sqlalchemy", "aiosqlite", "storage/")),
+    ("HTTP/REST", ("aiohttp/web_", "(api/", "multipart")),
+    ("alerts/rules", ("alerts/", "live/")),
+)  # fmt: skip
+GENERIC = ("event loop/threads", ("asyncio/", "selectors.py", "threading.py", "concurrent/futures"))
+"""Only when no frame of the stack falls in a specific category."""
+IDLE_LEAVES = ("Condition.wait (threading.py", "EpollSelector.select", "_worker (concurrent")
+
+
+def summarise_profile(path: Path, top: int = 20) -> dict[str, Any]:
+    """Where the server's time goes, from py-spy's collapsed stacks
+    ("thread (tid): name;frame;...;frame count"): shares per thread group, per category of
+    work (innermost matching frame) and per innermost function. Samples whose innermost
+    frame is a wait (a thread parked on a lock, the loop in select) are left out."""
+    groups: dict[str, int] = {}
+    categories: dict[str, int] = {}
+    leaves: dict[str, int] = {}
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
+        if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
         frames = stack.split(";")
+        if frames[-1].startswith(IDLE_LEAVES):
+            continue
         total += count
-        thread = frames[0]
-        # py-spy --threads names the thread "thread (0x...)" or "process ... thread ...".
-        label = "detector" if "detector" in stack else thread.split(" ")[0]
-        label = "event loop" if "run_forever" in stack or "_run_once" in stack else label
-        threads[label] = threads.get(label, 0) + count
-        funcs = [f.split(" (")[0] + " (" + f.split(" (")[-1] for f in frames[1:]]
-        if funcs:
-            own[funcs[-1]] = own.get(funcs[-1], 0) + count
-        for func in set(funcs):
-            inclusive[func] = inclusive.get(func, 0) + count
+        name = frames[0].split(": ", 1)[-1]
+        group = re.sub(r"[_-]?\d+$", "", name.split(" (")[0]).strip() or name
+        group = {"MainThread": "event loop (MainThread)"}.get(group, group)
+        groups[group] = groups.get(group, 0) + count
+        category = None
+        for frame in reversed(frames[1:]):
+            category = next(
+                (label for label, keys in CATEGORIES if any(k in frame for k in keys)), None
+            )
+            if category is not None:
+                break
+        if category is None:
+            generic = any(k in frame for frame in frames[1:] for k in GENERIC[1])
+            category = GENERIC[0] if generic else "other"
+        categories[category] = categories.get(category, 0) + count
+        leaves[frames[-1]] = leaves.get(frames[-1], 0) + count
     if total == 0:
         return {"samples": 0}
 
@@ -669,9 +703,9 @@ def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
 
     return {
         "samples": total,
-        "threads_pct": share(threads),
-        "self_pct": share(own),
-        "inclusive_pct": share(inclusive),
+        "threads_pct": share(groups),
+        "categories_pct": share(categories),
+        "functions_pct": share(leaves),
     }
 
 
