@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy import func, select
 
+from alerts.bus import Subscription
 from api.access import load_exam, load_session, user_from_token
 from api.alert_history import alert_out
 from api.attempts import expire_if_due
@@ -280,8 +281,8 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     console = _Console(services, hub, exam_id, ws)
     try:
         await console.run()
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the console went away mid-send
     finally:
         sockets.discard(ws)
         await ws.close()
@@ -336,7 +337,7 @@ class _Console:
                 self.snapshot_wanted.set()
         self.snapshot_wanted.set()  # wake the pump, which sees the socket closed
 
-    async def pump(self, messages: Any) -> None:
+    async def pump(self, messages: Subscription) -> None:
         loop = asyncio.get_running_loop()
         next_resync = loop.time() + RESYNC_SECONDS
         pending: asyncio.Task[Any] | None = None
@@ -344,7 +345,7 @@ class _Console:
         try:
             while not self.ws.closed:
                 if pending is None:
-                    pending = loop.create_task(anext(messages, None))  # type: ignore[arg-type]
+                    pending = loop.create_task(_next(messages))
                 if wanted is None:
                     wanted = loop.create_task(self.snapshot_wanted.wait())
                 timeout = max(0.0, next_resync - loop.time())
@@ -397,6 +398,11 @@ class _Console:
         await self.ws.send_json(
             {"type": "session", "event": event, "session": entry.model_dump(mode="json")}
         )
+
+
+async def _next(messages: Subscription) -> dict[str, Any] | None:
+    """The next bus message, or None once the bus has closed (server shutdown)."""
+    return await anext(messages, None)
 
 
 async def close_sockets(app: web.Application) -> None:

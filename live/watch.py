@@ -367,7 +367,8 @@ class Broadcast:
             self._task = None
 
     def _ensure_running(self) -> None:
-        if self._task is None and self._viewers and self._source is not None:
+        running = self._task is not None and not self._task.done()
+        if not running and self._viewers and self._source is not None:
             self._task = spawn(self._run(*self._source), name=f"{self._name}-encode", logger=logger)
 
     async def _run(self, relay: MediaRelay, track: MediaStreamTrack) -> None:

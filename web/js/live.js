@@ -113,6 +113,7 @@ export class LiveExam {
       if (ws !== this.ws) return;
       this.setWsState(false);
       if (this.closed) return;
+      if (this.retry >= 2) this.api.get("/api/me").catch(() => {}); // an expired sign-in ends here
       const delay = Math.min(10000, 1000 * 2 ** this.retry++);
       setTimeout(() => this.connect(), delay);
     };
