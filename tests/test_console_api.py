@@ -132,7 +132,7 @@ async def test_thumbnail_is_a_small_jpeg_encoded_once_per_frame(api: Api) -> Non
     jpeg = await first.read()
 
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert image.shape[1] == 320
+    assert image is not None and image.shape[1] == 320
     many = await asyncio.gather(*(api.ok("GET", path, proctor) for _ in range(5)))
     assert all(body == jpeg for body in many)
     hub = api.client.app[SERVICES].live

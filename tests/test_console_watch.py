@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
 
 from core.keys import SERVICES
 from live.watch import MAX_VIEWERS
@@ -40,6 +41,7 @@ class Viewer:
         try:
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, VideoFrame)
                 self.frames.append((frame.width, frame.height))
                 if len(self.frames) >= 10:
                     self.got_frames.set()

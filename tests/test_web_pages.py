@@ -44,7 +44,13 @@ async def register_in_page(page: Any, base: str, username: str) -> None:
 async def test_camera_problems_are_explained(
     settings: Settings, options: dict[str, bool], expected: str
 ) -> None:
-    async with serve(settings) as server, chromium(**options) as browser:
+    async with (
+        serve(settings) as server,
+        chromium(
+            fake_devices=options.get("fake_devices", True),
+            grant_media=options.get("grant_media", True),
+        ) as browser,
+    ):
         page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
         await register_in_page(page, server.url, "camless")
         await page.wait_for_selector("#camera-error", timeout=10_000)
