@@ -163,6 +163,10 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
 
         # --- an alert arrives live; the proctor watches with overlays ---------------------
         await console.wait_for_selector(".feed-item[data-kind=multiple_faces]", timeout=25_000)
+        # The same alert reached the candidate's page over its `proctor` data channel.
+        await candidate.wait_for_selector(
+            ".toast .t-body:text('Someone else seems to be in view')", timeout=5_000
+        )
         await console.wait_for_selector(f"{tile} .chip[data-kind=multiple_faces]", timeout=5_000)
         await console.click(tile)
         await console.wait_for_selector("#session-panel")
