@@ -3,10 +3,11 @@
     python bench/generator.py SPEC.json RESULT.json
 
 Started by bench/load.py, never by hand. SPEC holds the mode ("webrtc" or "upload"), the
-server URL, the media file (`load.py` encodes the clip once), and per candidate its session,
-token and start time; every time is an absolute `time.monotonic()` instant, which all
-processes on the machine share. The process stops by itself at `stop_at` (plus a bounded
-hang-up) and writes what each candidate saw to RESULT.
+media file (`load.py` encodes the clip once), and per candidate its server URL, session,
+token, start time and key (the name load.py knows it by); every time is an absolute
+`time.monotonic()` instant, which all processes on the machine share. The process stops
+by itself at `stop_at` (plus a bounded hang-up) and writes what each candidate saw to
+RESULT.
 
 webrtc: each candidate is a real aiortc peer pinned to loopback (host candidates on
 127.0.0.1 only, no STUN server) replaying pre-encoded VP8 (and Opus) and reading alerts from
@@ -86,7 +87,9 @@ def event_instants(started_at: float | None, sent: int, rate: float, kinds: set[
 
 class WebRtcCandidate:
     def __init__(self, spec: dict[str, Any], media: dict[str, Any], audio: bool) -> None:
-        self.result = CandidateResult(spec["session_id"])
+        self.result = CandidateResult(spec.get("key", spec["session_id"]))
+        self.session_id = spec["session_id"]
+        self.base_url = spec["base_url"]
         self.token = spec["token"]
         self.start_at = float(spec["start_at"])
         self.ice = IceSettings(hosts=("127.0.0.1",))
@@ -132,7 +135,7 @@ class WebRtcCandidate:
         if state == "connected" and self.result.connected_at is None:
             self.result.connected_at = now
 
-    async def connect(self, http: aiohttp.ClientSession, base_url: str) -> None:
+    async def connect(self, http: aiohttp.ClientSession) -> None:
         await asyncio.sleep(max(0.0, self.start_at - time.monotonic()))
         self.result.offer_at = time.monotonic()
         try:
@@ -140,7 +143,7 @@ class WebRtcCandidate:
             self.ice.prepare_gathering(self.pc)
             await self.pc.setLocalDescription(offer)
             async with http.post(
-                f"{base_url}/api/sessions/{self.result.session_id}/offer",
+                f"{self.base_url}/api/sessions/{self.session_id}/offer",
                 json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
                 headers={"Authorization": f"Bearer {self.token}"},
             ) as response:
@@ -164,13 +167,15 @@ class WebRtcCandidate:
 
 class UploadCandidate:
     def __init__(self, spec: dict[str, Any], media: dict[str, Any], rate: float) -> None:
-        self.result = CandidateResult(spec["session_id"])
+        self.result = CandidateResult(spec.get("key", spec["session_id"]))
+        self.session_id = spec["session_id"]
+        self.base_url = spec["base_url"]
         self.token = spec["token"]
         self.start_at = float(spec["start_at"])
         self.frames: list[bytes] = media["jpeg"][round(rate)]
         self.rate = rate
 
-    async def run(self, http: aiohttp.ClientSession, base_url: str, stop_at: float) -> None:
+    async def run(self, http: aiohttp.ClientSession, stop_at: float) -> None:
         await asyncio.sleep(max(0.0, self.start_at - time.monotonic()))
         start = time.monotonic()
         self.result.offer_at = start
@@ -188,11 +193,13 @@ class UploadCandidate:
                 index = int((now - start) / period)
             frame = self.frames[index % len(self.frames)]
             form = aiohttp.FormData()
-            form.add_field("session_id", str(self.result.session_id))
+            form.add_field("session_id", str(self.session_id))
             form.add_field("image", frame, filename="frame.jpg", content_type="image/jpeg")
             sent = time.monotonic()
             try:
-                async with http.post(f"{base_url}/upload-frame", data=form, headers=headers) as r:
+                async with http.post(
+                    f"{self.base_url}/upload-frame", data=form, headers=headers
+                ) as r:
                     body = await r.json()
                     done = time.monotonic()
                     if r.status != 200:
@@ -229,7 +236,6 @@ async def loop_lag(stop_at: float, out: list[float]) -> None:
 
 async def run(spec: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
     stop_at = float(spec["stop_at"])
-    base_url = spec["base_url"]
     lags: list[float] = []
     cpu_before = os.times()
     connector = aiohttp.TCPConnector(limit=0)
@@ -238,7 +244,7 @@ async def run(spec: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
         lag_task = asyncio.create_task(loop_lag(stop_at, lags))
         if spec["mode"] == "webrtc":
             peers = [WebRtcCandidate(c, media, spec["audio"]) for c in spec["candidates"]]
-            await asyncio.gather(*(p.connect(http, base_url) for p in peers))
+            await asyncio.gather(*(p.connect(http) for p in peers))
             await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
             try:
                 async with asyncio.timeout(HANGUP_SECONDS):
@@ -248,7 +254,7 @@ async def run(spec: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
             results = [p.result for p in peers]
         else:
             uploaders = [UploadCandidate(c, media, spec["upload_rate"]) for c in spec["candidates"]]
-            await asyncio.gather(*(u.run(http, base_url, stop_at) for u in uploaders))
+            await asyncio.gather(*(u.run(http, stop_at) for u in uploaders))
             results = [u.result for u in uploaders]
         lag_task.cancel()
     cpu_after = os.times()

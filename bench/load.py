@@ -128,7 +128,9 @@ def media_file(directory: Path, args: argparse.Namespace) -> Path:
     upload_rate = args.analysis_fps
     media = {
         "video_fps": args.video_fps,
-        "video": scenario.encode_video(args.video_fps, (int(width), int(height))),
+        "video": scenario.encode_video(
+            args.video_fps, (int(width), int(height)), args.video_kbps * 1000
+        ),
         "audio": scenario.encode_audio(),
         "jpeg": {round(upload_rate): scenario.jpeg_frames(upload_rate)},
     }
@@ -327,16 +329,30 @@ class Sample:
     """Round trip of the stats request: the server's event loop lag shows in it."""
 
 
+@dataclass
+class Node:
+    """One server process of the run, with its accounts and attempts."""
+
+    server: Server
+    api: Api
+    setup: Setup
+    offset: int
+    """Added to this server's session ids to make them unique across servers."""
+    sessions: list[int] = field(default_factory=list)
+
+    def key(self, session_id: int) -> int:
+        return self.offset + session_id
+
+
 async def sampler(
-    api: Api,
-    admin: str,
-    server_pid: int,
+    nodes: list[Node],
     generator_pids: list[int],
     stop_at: float,
     out: list[Sample],
     poll_stats: bool,
 ) -> None:
-    """Once a second until `stop_at`: /proc of the server, generators, machine; live stats."""
+    """Once a second until `stop_at`: /proc of the servers, generators, machine; live stats
+    (merged over the servers, session ids made unique with each node's offset)."""
     next_at = time.monotonic()
     while next_at <= stop_at:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -345,11 +361,31 @@ async def sampler(
         for pid in generator_pids:
             tree = procstats.tree_sample(pid)
             gens += 0.0 if tree is None else tree.cpu_s
-        sample = Sample(time.monotonic(), procstats.tree_sample(server_pid), gens, busy, total)
+        trees = [procstats.tree_sample(node.server.process.pid) for node in nodes]
+        server = None
+        if all(t is not None for t in trees):
+            server = procstats.TreeSample(
+                sum(t.cpu_s for t in trees if t),
+                sum(t.rss_bytes for t in trees if t),
+                sum(t.processes for t in trees if t),
+            )
+        sample = Sample(time.monotonic(), server, gens, busy, total)
         if poll_stats:
+            sent = time.monotonic()
+            merged: dict[str, Any] = {"now": 0.0, "peers": 0, "executor_queue": 0, "sessions": []}
             with contextlib.suppress(Exception):
-                sent = time.monotonic()
-                sample.stats = await api.call("GET", "/api/stats/live", admin)
+                replies = await asyncio.gather(
+                    *(n.api.call("GET", "/api/stats/live", n.setup.admin) for n in nodes)
+                )
+                for node, reply in zip(nodes, replies, strict=True):
+                    merged["now"] = reply["now"]
+                    merged["peers"] += reply["peers"]
+                    merged["executor_queue"] += reply.get("executor_queue") or 0
+                    for item in reply["sessions"]:
+                        merged["sessions"].append(
+                            {**item, "session_id": node.key(item["session_id"])}
+                        )
+                sample.stats = merged
                 sample.stats_rtt = time.monotonic() - sent
         out.append(sample)
         next_at += 1.0
@@ -511,7 +547,12 @@ def match_alerts(
 # --- live counters ----------------------------------------------------------------------
 
 
-def live_figures(samples: list[Sample], sessions: list[int]) -> dict[str, Any]:
+HELD_RATE = 0.95
+"""Analyses a second (of a wanted min(1, analysis fps)) for a candidate to count as held:
+at least once a second, less the counting jitter at the window's edges."""
+
+
+def live_figures(samples: list[Sample], sessions: list[int], fps: float) -> dict[str, Any]:
     """Frames received and analysed, latency, connections, from the stats polls."""
     polls = [s for s in samples if s.stats is not None]
     if len(polls) < 2:
@@ -554,7 +595,7 @@ def live_figures(samples: list[Sample], sessions: list[int]) -> dict[str, Any]:
             "p05": percentile(rates, 0.05),
         },
         "analysed_rates": rates,
-        "held": sum(1 for r in rates if r >= 1.0),
+        "held": sum(1 for r in rates if r >= HELD_RATE * min(1.0, fps)),
         "latency_samples": len(latencies),
         "latency_p50_s": percentile(latencies, 0.5),
         "latency_p95_s": percentile(latencies, 0.95),
@@ -719,37 +760,53 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
     for item in args.server_env:
         key, _, value = item.partition("=")
         env[key] = value
-    server = Server.start(args.tree_path, workdir, env)
-    result: dict[str, Any] = {"n": n, "server_env": env}
+    count = max(1, min(args.servers, n))
+    servers = []
+    for index in range(count):
+        (workdir / f"server{index}").mkdir()
+        servers.append(Server.start(args.tree_path, workdir / f"server{index}", env))
+    result: dict[str, Any] = {"n": n, "servers": count, "server_env": env}
     timeout = aiohttp.ClientTimeout(total=120)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            api = Api(http, server.url)
-            await server.wait_ready(http)
+            nodes = []
             began = time.monotonic()
-            setup = await set_up(api, n, f"n{n}")
-            sessions = await start_sessions(api, setup, setup.exams[0])
+            for index, server in enumerate(servers):
+                api = Api(http, server.url)
+                await server.wait_ready(http)
+                share = n // count + (1 if index < n % count else 0)
+                setup = await set_up(api, share, f"n{n}")
+                node = Node(server, api, setup, offset=index * 1_000_000)
+                node.sessions = await start_sessions(api, setup, setup.exams[0])
+                nodes.append(node)
             result["setup_s"] = time.monotonic() - began
-            # Idle baseline: the server with every account, exam and attempt, no stream.
+            # Idle baseline: the servers with every account, exam and attempt, no stream.
             idle: list[Sample] = []
-            await sampler(api, setup.admin, server.process.pid, [], time.monotonic() + 3, idle,
-                          False)  # fmt: skip
+            await sampler(nodes, [], time.monotonic() + 3, idle, False)
             idle_cpu = cpu_rate(idle)["server_cores"]
             baseline_rss = idle[-1].server.rss_bytes if idle[-1].server else 0
 
-            # WebRTC phase.
+            # WebRTC phase. Candidate i talks to server i % count.
             ramp = min(args.ramp_max, max(1.0, n * args.ramp_per_candidate))
             t0 = time.monotonic() + 4.0  # generator start-up (imports, media)
             measure_start = t0 + ramp + args.warmup
             stop_at = measure_start + args.measure
-            candidates = [
-                {"session_id": sid, "token": tok, "start_at": t0 + i * ramp / n}
-                for i, (sid, tok) in enumerate(zip(sessions, setup.tokens, strict=True))
+            everyone = [
+                (node, sid, token)
+                for node in nodes
+                for sid, token in zip(node.sessions, node.setup.tokens, strict=True)
             ]
+            everyone.sort(key=lambda item: (item[1], item[0].offset))  # interleave servers
+            keys = [node.key(sid) for node, sid, _ in everyone]
+            candidates = [
+                {"key": node.key(sid), "session_id": sid, "token": token,
+                 "base_url": node.server.url, "start_at": t0 + i * ramp / n}
+                for i, (node, sid, token) in enumerate(everyone)
+            ]  # fmt: skip
             parts = args.generators or (1 if n <= 10 else 2)
             groups = [
-                {"mode": "webrtc", "base_url": server.url, "media": str(media),
-                 "audio": not args.no_audio, "stop_at": stop_at, "candidates": group}
+                {"mode": "webrtc", "media": str(media), "audio": not args.no_audio,
+                 "stop_at": stop_at, "candidates": group}
                 for group in split(candidates, parts)
             ]  # fmt: skip
             launched = launch_generators(args.tree_path, workdir, f"webrtc-n{n}", groups)
@@ -759,22 +816,19 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                 "gil": workdir / f"profile-gil-n{n}.txt",
             }
             profiles: list[subprocess.Popen[bytes] | None] = []
+            first_pid = nodes[0].server.process.pid
 
             def start_profiles() -> None:
                 for kind, path in profile_paths.items():
-                    profiles.append(
-                        start_profile(
-                            server.process.pid, int(args.measure / 2), path, gil=kind == "gil"
-                        )
-                    )
+                    seconds = int(args.measure / 2)
+                    profiles.append(start_profile(first_pid, seconds, path, gil=kind == "gil"))
 
             if args.profile:
                 delay = measure_start - time.monotonic() + args.measure / 4
                 profile_task = asyncio.get_running_loop().call_later(
                     max(0.0, delay), start_profiles
                 )
-            await sampler(api, setup.admin, server.process.pid,
-                          [p.pid for p, _ in launched], stop_at, samples, True)  # fmt: skip
+            await sampler(nodes, [p.pid for p, _ in launched], stop_at, samples, True)
             gen_results = await wait_generators(launched, stop_at + 60)
             if args.profile:
                 profile_task.cancel()
@@ -791,12 +845,16 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                         result["profile"][kind] = summary
             measured = window(samples, measure_start, stop_at)
             cands = [c for g in gen_results for c in g["candidates"]]
-            stored = await stored_incidents(api, setup.admin, setup.exams[0])
+            stored: dict[int, list[dict[str, Any]]] = {}
+            for node in nodes:
+                found = await stored_incidents(node.api, node.setup.admin, node.setup.exams[0])
+                stored.update({node.key(sid): items for sid, items in found.items()})
             if args.keep_raw:
                 raw = RESULTS / f"raw-n{n}-{args.stamp}.json"
                 raw.write_text(json.dumps({"measure_start": measure_start, "stop_at": stop_at,
                                            "candidates": cands}))  # fmt: skip
                 result["raw"] = str(raw.relative_to(ROOT))
+            rtts = [x.stats_rtt for x in measured if x.stats_rtt is not None]
             result["webrtc"] = {
                 "ramp_s": ramp,
                 "warmup_s": args.warmup,
@@ -811,13 +869,9 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                 ),
                 **cpu_rate(measured),
                 "server_idle_cores": idle_cpu,
-                "live": live_figures(measured, sessions),
-                "stats_rtt_p50_s": percentile(
-                    [x.stats_rtt for x in measured if x.stats_rtt is not None], 0.5
-                ),
-                "stats_rtt_p95_s": percentile(
-                    [x.stats_rtt for x in measured if x.stats_rtt is not None], 0.95
-                ),
+                "live": live_figures(measured, keys, args.analysis_fps),
+                "stats_rtt_p50_s": percentile(rtts, 0.5),
+                "stats_rtt_p95_s": percentile(rtts, 0.95),
                 "timeline": timeline(samples, measure_start),
                 "memory": memory_figures(measured, baseline_rss, n, measure_start, stop_at),
                 "alerts": match_alerts(
@@ -828,29 +882,37 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
             result["webrtc"]["server_cpu_per_candidate_pct"] = (
                 None if cores is None else 100 * cores / n
             )
-            await submit_all(api, setup, sessions)
+            for node in nodes:
+                await submit_all(node.api, node.setup, node.sessions)
 
             # Upload phase: the same candidates, a second exam, JPEG frames at the same rate.
             if not args.no_upload:
-                uploads = await start_sessions(api, setup, setup.exams[1])
+                rate = args.analysis_fps
+                everyone = []
+                for node in nodes:
+                    node.sessions = await start_sessions(node.api, node.setup, node.setup.exams[1])
+                    everyone += [
+                        (node, sid, token)
+                        for sid, token in zip(node.sessions, node.setup.tokens, strict=True)
+                    ]
+                everyone.sort(key=lambda item: (item[1], item[0].offset))
                 await asyncio.sleep(2.0)
                 t0 = time.monotonic() + 3.0
-                rate = args.analysis_fps
                 measure_start = t0 + 1.0 / rate + args.upload_warmup
                 stop_at = measure_start + args.upload_seconds
                 candidates = [
-                    {"session_id": sid, "token": tok, "start_at": t0 + i / (n * rate)}
-                    for i, (sid, tok) in enumerate(zip(uploads, setup.tokens, strict=True))
-                ]
+                    {"key": node.key(sid), "session_id": sid, "token": token,
+                     "base_url": node.server.url, "start_at": t0 + i / (n * rate)}
+                    for i, (node, sid, token) in enumerate(everyone)
+                ]  # fmt: skip
                 groups = [
-                    {"mode": "upload", "base_url": server.url, "media": str(media),
-                     "upload_rate": rate, "stop_at": stop_at, "candidates": group}
+                    {"mode": "upload", "media": str(media), "upload_rate": rate,
+                     "stop_at": stop_at, "candidates": group}
                     for group in split(candidates, parts)
                 ]  # fmt: skip
                 launched = launch_generators(args.tree_path, workdir, f"upload-n{n}", groups)
                 samples = []
-                await sampler(api, setup.admin, server.process.pid,
-                              [p.pid for p, _ in launched], stop_at, samples, False)  # fmt: skip
+                await sampler(nodes, [p.pid for p, _ in launched], stop_at, samples, False)
                 gen_results = await wait_generators(launched, stop_at + 60)
                 measured = window(samples, measure_start, stop_at)
                 cands = [c for g in gen_results for c in g["candidates"]]
@@ -877,11 +939,14 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                 result["cpu_ratio_webrtc_to_upload"] = (
                     webrtc_pct / upload_pct if webrtc_pct and upload_pct else None
                 )
-                await submit_all(api, setup, uploads)
+                for node in nodes:
+                    await submit_all(node.api, node.setup, node.sessions)
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
     errors = [
         line
+        for server in servers
         for line in server.log.read_text(errors="replace").splitlines()
         if " ERROR " in line or "Traceback" in line
     ]
@@ -960,6 +1025,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--generators", type=int, default=0, help="0: 1 for N<=10, else 2")
     parser.add_argument("--video-fps", type=float, default=15.0, help="frames/s each peer sends")
     parser.add_argument("--video-size", default="640x480", help="WxH each peer sends")
+    parser.add_argument("--video-kbps", type=int, default=500, help="VP8 bitrate each peer sends")
+    parser.add_argument(
+        "--servers", type=int, default=1,
+        help="server processes, candidates spread evenly (one process per core, emulated)",
+    )  # fmt: skip
     parser.add_argument("--no-audio", action="store_true", help="video only")
     parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
     parser.add_argument("--upload-seconds", type=float, default=30.0)

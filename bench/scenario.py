@@ -39,17 +39,19 @@ AUDIO_SAMPLES = 960
 """20 ms Opus packets, like a browser."""
 JPEG_QUALITY = 80
 
-# One loop of the clip, 24 s. Each event comes out of the plain candidate, so each alert
-# has ended (end_after) before the next event of the same kind.
+# One loop of the clip, 26 s. Each event comes out of the plain candidate, so each alert
+# has ended (end_after) before the next event of the same kind. Each event lasts at least
+# 2 s longer than its rule's debounce (at 2 analyses a second a 1 s margin is lost to
+# sampling now and then), and the swap lasts longer than the 5 s between identity checks.
 SCENE = (
     (0, 6, "candidate"),
-    (6, 10, "empty"),  # the face leaves
-    (10, 14, "candidate"),
-    (14, 17, "two_faces"),  # a second face enters
+    (6, 11, "empty"),  # the face leaves (no_face: 3 s)
+    (11, 14, "candidate"),
+    (14, 17, "two_faces"),  # a second face enters (multiple_faces: 1 s)
     (17, 20, "candidate"),
-    (20, 24, "other_person"),  # another person replaces the candidate
+    (20, 26, "other_person"),  # another person replaces the candidate (identity every 5 s)
 )
-PERIOD = 24.0
+PERIOD = 26.0
 
 # The "normal" preset, except that one mismatching identity check is enough (preset: two),
 # so that a swap is alerted after one check, as in tests/test_live_pipeline.py. Looking
