@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aiohttp  # noqa: E402
 from aiortc import RTCSessionDescription  # noqa: E402
 from replay import PacketReplayTrack  # noqa: E402
-from scenario import AUDIO_RATE, AUDIO_SAMPLES, EVENTS, FPS, PERIOD  # noqa: E402
+from scenario import AUDIO_RATE, EVENTS, FPS, PERIOD  # noqa: E402
 
 from signaling.ice import IceSettings  # noqa: E402
 
@@ -97,7 +97,9 @@ class WebRtcCandidate:
         self.fps = float(media.get("video_fps", FPS))
         self.video = PacketReplayTrack("video", media["video"], self.fps, 90_000)
         self.audio = (
-            PacketReplayTrack("audio", media["audio"], AUDIO_RATE / AUDIO_SAMPLES, AUDIO_RATE)
+            PacketReplayTrack(
+                "audio", media["audio"], 1000 / media.get("audio_ptime_ms", 20), AUDIO_RATE
+            )
             if audio
             else None
         )

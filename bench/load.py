@@ -131,7 +131,8 @@ def media_file(directory: Path, args: argparse.Namespace) -> Path:
         "video": scenario.encode_video(
             args.video_fps, (int(width), int(height)), args.video_kbps * 1000
         ),
-        "audio": scenario.encode_audio(),
+        "audio_ptime_ms": args.audio_ptime,
+        "audio": scenario.encode_audio(args.audio_ptime),
         "jpeg": {round(upload_rate): scenario.jpeg_frames(upload_rate)},
     }
     path.write_bytes(pickle.dumps(media))
@@ -1031,6 +1032,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="server processes, candidates spread evenly (one process per core, emulated)",
     )  # fmt: skip
     parser.add_argument("--no-audio", action="store_true", help="video only")
+    parser.add_argument("--audio-ptime", type=int, default=20, choices=(20, 40, 60),
+                        help="ms of audio per Opus packet")  # fmt: skip
     parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
     parser.add_argument("--upload-seconds", type=float, default=30.0)
     parser.add_argument("--upload-warmup", type=float, default=5.0)

@@ -126,8 +126,9 @@ def audio_samples() -> np.ndarray:
     return (rng.standard_normal(round(PERIOD * AUDIO_RATE)) * 30).astype(np.int16)
 
 
-def encode_audio() -> list[bytes]:
-    """One loop of the microphone as Opus packets of 20 ms."""
+def encode_audio(ptime_ms: int = 20) -> list[bytes]:
+    """One loop of the microphone as Opus packets of `ptime_ms` (browsers: 20 ms)."""
+    per_packet = AUDIO_RATE * ptime_ms // 1000
     samples = audio_samples()
     codec = av.CodecContext.create("libopus", "w")
     codec.sample_rate = AUDIO_RATE
@@ -135,14 +136,15 @@ def encode_audio() -> list[bytes]:
     codec.format = "s16"
     codec.bit_rate = 32_000
     codec.time_base = fractions.Fraction(1, AUDIO_RATE)
+    codec.options = {"frame_duration": str(ptime_ms)}
     packets: list[bytes] = []
-    count = samples.size // AUDIO_SAMPLES
+    count = samples.size // per_packet
     for index in range(count):
-        chunk = samples[index * AUDIO_SAMPLES : (index + 1) * AUDIO_SAMPLES]
+        chunk = samples[index * per_packet : (index + 1) * per_packet]
         stereo = np.repeat(chunk, 2).reshape(1, -1)  # interleaved s16
         frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
         frame.sample_rate = AUDIO_RATE
-        frame.pts = index * AUDIO_SAMPLES
+        frame.pts = index * per_packet
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
         packets.extend(bytes(p) for p in codec.encode(frame))
     packets.extend(bytes(p) for p in codec.encode(None))
