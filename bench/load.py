@@ -953,6 +953,18 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
     ]
     result["server_error_lines"] = len(errors)
     result["server_errors_sample"] = errors[:5]
+    # The first traceback in full, and how often each kind of error line occurs.
+    for server in servers:
+        lines = server.log.read_text(errors="replace").splitlines()
+        first = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+        if first is not None:
+            result["server_first_traceback"] = lines[max(0, first - 1) : first + 30]
+            break
+    kinds: dict[str, int] = {}
+    for line in errors:
+        kind = re.sub(r"^\S+ \S+ ", "", line)[:90]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    result["server_error_kinds"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:10])
     return result
 
 
