@@ -389,7 +389,7 @@ async def sampler(
                 sample.stats = merged
                 sample.stats_rtt = time.monotonic() - sent
         out.append(sample)
-        next_at += 1.0
+        next_at = max(next_at + 1.0, time.monotonic() + 0.5)  # no bursts after a slow poll
 
 
 def window(samples: list[Sample], start: float, end: float) -> list[Sample]:
