@@ -86,7 +86,7 @@ def _identity_interval(seconds: float) -> None:
         settings = replace(settings or pipeline.AnalyzerSettings(), identity_interval=seconds)
         original(self, reference, settings, **kwargs)
 
-    pipeline.FrameAnalyzer.__init__ = init  # type: ignore[method-assign]
+    pipeline.FrameAnalyzer.__init__ = init  # type: ignore[method-assign,assignment]
     log.warning("experiment: identity check every %.1f s", seconds)
 
 
