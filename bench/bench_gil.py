@@ -45,7 +45,7 @@ def vp8_stage() -> Callable[[], object]:
     encoder.width, encoder.height, encoder.pix_fmt = 640, 480, "yuv420p"
     encoder.time_base = fractions.Fraction(1, 90_000)
     encoder.options = {"deadline": "realtime", "cpu-used": "8"}
-    packets = []
+    packets: list[bytes] = []
     for index in range(30):
         shifted = np.roll(frame, index, axis=1)
         video = av.VideoFrame.from_ndarray(shifted, format="bgr24").reformat(format="yuv420p")
