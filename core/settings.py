@@ -42,6 +42,11 @@ class Settings:
     analysis_fps: float = 2.0
     stream_lost_grace_seconds: float = 10.0
     detector_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    identity_processes: int = 1
+    """Child processes computing face descriptors (dlib holds the GIL); 0 runs them in the
+    detector threads."""
+    identity_interval_seconds: float = 5.0
+    """Seconds between identity checks when nothing (face count, face jump) triggers one."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -152,6 +157,12 @@ def load_settings(
         )
     if threads := env.get("PROCTOR_DETECTOR_THREADS"):
         values["detector_threads"] = _int("PROCTOR_DETECTOR_THREADS", threads, minimum=1)
+    if processes := env.get("PROCTOR_IDENTITY_PROCESSES"):
+        values["identity_processes"] = _int("PROCTOR_IDENTITY_PROCESSES", processes, minimum=0)
+    if interval := env.get("PROCTOR_IDENTITY_INTERVAL_SECONDS"):
+        values["identity_interval_seconds"] = _float(
+            "PROCTOR_IDENTITY_INTERVAL_SECONDS", interval, minimum=1.0
+        )
     if servers := env.get("PROCTOR_ICE_SERVERS"):
         values["ice_servers"] = _ice_servers("PROCTOR_ICE_SERVERS", servers)
     if hosts := env.get("PROCTOR_ICE_HOSTS"):

@@ -42,10 +42,13 @@ class FaceVerifier:
     def describe(self, bgr: np.ndarray, box: Detection) -> np.ndarray:
         """128-D descriptor (float64) of the face in `box` (a BlazeFace detection)."""
         h, w = bgr.shape[:2]
+        return self.describe_pixels(bgr, box.pixel_box(w, h))
+
+    def describe_pixels(self, bgr: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The descriptor of the face in (left, top, right, bottom) pixels."""
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-        left, top, right, bottom = box.pixel_box(w, h)
         # dlib accepts boxes partly outside the image; the 5-point model copes with it.
-        shape = self._shape(rgb, dlib.rectangle(left, top, right, bottom))
+        shape = self._shape(rgb, dlib.rectangle(*box))
         return np.asarray(self._net.compute_face_descriptor(rgb, shape), dtype=np.float64)
 
 

@@ -102,12 +102,16 @@ class FrameAnalyzer:
         reference: np.ndarray | None,
         settings: AnalyzerSettings | None = None,
         models: Callable[[], Models] = shared_models,
+        describe: Callable[[np.ndarray, Detection], np.ndarray] | None = None,
     ) -> None:
         """`reference`: the enrolled descriptor (`reference_descriptor`), or None to skip
-        identity checks. `models`: returns the calling thread's models."""
+        identity checks. `models`: returns the calling thread's models. `describe`: computes
+        face descriptors (default: this thread's dlib verifier; the server passes a
+        `DescriptorPool`, which keeps dlib off the GIL)."""
         self.reference = None if reference is None else np.asarray(reference, np.float64)
         self.settings = settings or AnalyzerSettings()
         self._models = models
+        self._describe = describe
         self._camera = CameraCheck(self.settings.camera)
         self._calibration = _Calibration(
             self.settings.calibration_seconds, self.settings.calibration_min_frames
@@ -208,8 +212,9 @@ class FrameAnalyzer:
         identity = None
         if self.reference is not None and faces and self._identity_due(ts, faces):
             with _timed(timings, "identity"):
+                describe = self._describe or models.verifier.describe
                 identity = min(
-                    distance(models.verifier.describe(bgr, face), self.reference)
+                    distance(describe(bgr, face), self.reference)
                     for face in faces[: max(1, s.identity_max_faces)]
                 )
             self._last_identity_ts = ts

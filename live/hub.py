@@ -20,6 +20,8 @@ from api.schemas import LiveAlertOut, UploadFrameOut
 from core.settings import Settings
 from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
+from detectors.identity_pool import DescriptorPool
+from detectors.pipeline import AnalyzerSettings
 from live.session import LiveContext, LiveSession
 from live.sinks import ChannelSink, ConsoleSink, StoreSink, alert_message
 from media.constraints import CaptureProfile
@@ -42,6 +44,9 @@ class LiveHub:
         dispatcher = AlertDispatcher(
             [StoreSink(db), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
         )
+        self.descriptors = (
+            DescriptorPool(settings.identity_processes) if settings.identity_processes else None
+        )
         self._context = LiveContext(
             executor=self.executor,
             dispatcher=dispatcher,
@@ -52,6 +57,8 @@ class LiveHub:
             evidence_dir=settings.evidence_dir,
             analysis_fps=settings.analysis_fps,
             stream_lost_grace=settings.stream_lost_grace_seconds,
+            analyzer=AnalyzerSettings(identity_interval=settings.identity_interval_seconds),
+            describe=None if self.descriptors is None else self.descriptors.describe,
         )
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -141,3 +148,5 @@ class LiveHub:
         await self.peers.close_all()
         self.bus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.descriptors is not None:
+            self.descriptors.close()

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,8 @@ from alerts.errors import AlertNotStored
 from alerts.events import AlertEvent, IncidentState
 from alerts.presets import RuleBook
 from detectors.base import AlertKind, FrameAnalysis, Observation
-from detectors.pipeline import AudioAnalyzer, FrameAnalyzer
+from detectors.face_detector import Detection
+from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, FrameAnalyzer
 from live.clock import iso
 from live.page_events import observation_from_page
 from live.watch import Broadcast, Thumbnail
@@ -55,6 +56,9 @@ class LiveContext:
     evidence_dir: Path
     analysis_fps: float
     stream_lost_grace: float
+    analyzer: AnalyzerSettings
+    describe: Callable[[np.ndarray, Detection], np.ndarray] | None
+    """Face descriptors off the GIL (a `DescriptorPool`), or None for the detector thread."""
 
 
 class LiveSession:
@@ -71,7 +75,7 @@ class LiveSession:
         self.exam_id = exam_id
         self._context = context
         self._engine = RuleEngine(rules)
-        self._frames = FrameAnalyzer(reference)
+        self._frames = FrameAnalyzer(reference, context.analyzer, describe=context.describe)
         self._audio = AudioAnalyzer()
         self._frame_lock = threading.Lock()  # WebRTC and upload frames share one analyser
         self._audio_lock = threading.Lock()

@@ -16,6 +16,7 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/proctor.db"
     assert settings.ice_servers == () and settings.ice_hosts is None
     assert settings.analysis_fps == 2.0
+    assert (settings.identity_processes, settings.identity_interval_seconds) == (1, 5.0)
 
 
 def test_flags_win_over_environment() -> None:
@@ -33,6 +34,11 @@ def test_flags_win_over_environment() -> None:
         ({"PROCTOR_ICE_SERVERS": "stun.example.org:3478"}, "PROCTOR_ICE_SERVERS"),
         ({"PROCTOR_ANALYSIS_FPS": "0"}, "PROCTOR_ANALYSIS_FPS='0' must be at least 0.1"),
         ({"PROCTOR_ADMIN_USERNAME": "root"}, "go together"),
+        (
+            {"PROCTOR_IDENTITY_PROCESSES": "-1"},
+            "PROCTOR_IDENTITY_PROCESSES='-1' must be at least 0",
+        ),
+        ({"PROCTOR_IDENTITY_INTERVAL_SECONDS": "0.1"}, "PROCTOR_IDENTITY_INTERVAL_SECONDS"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
