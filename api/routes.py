@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import accounts, alert_history, attempts, console, exams, live, upload
+from api import accounts, alert_history, attempts, console, exams, live, stats, upload
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
 from api.schemas import (
@@ -98,6 +98,9 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/api/sessions/{session_id}/offer", live.offer,
               "WebRTC offer -> answer for the attempt's camera and microphone", CANDIDATE,
               body=OfferBody, response=OfferOut, errors=(404, 409)),
+    Operation("GET", stats.LIVE_STATS_PATH, stats.live_stats,
+              "Counters of the live pipeline (benchmarks, health)", ADMIN,
+              response=stats.LiveStatsOut),
     Operation("POST", "/upload-frame", upload.upload_frame,
               "Analyse one frame (for clients without WebRTC)", CANDIDATE,
               content=upload.UPLOAD_FORM, response=UploadFrameOut,

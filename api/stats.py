@@ -3,12 +3,6 @@
 Per watched session: the peer's connection state and the video sampler's counters
 (`media.video.VideoStats`). Times are on the server's `time.monotonic()` clock, returned as
 `now`, so a caller on the same machine can compare them with its own monotonic clock.
-
-To serve it, add to `OPERATIONS` in api/routes.py (with `stats` in its `from api import`):
-
-    Operation("GET", "/api/stats/live", stats.live_stats,
-              "Counters of the live pipeline (benchmarks, health)", ADMIN,
-              response=LiveStatsOut),
 """
 
 from __future__ import annotations
