@@ -23,10 +23,12 @@ class CaptureProfile:
     width: int = 640
     """Face detection (192x192 input) and the 5-point descriptor need no more than this."""
     height: int = 480
-    frame_rate: int = 15
-    """Enough for smooth proctor viewing; analysis samples far fewer frames anyway."""
-    video_kbps: int = 500
-    """VP8 at 640x480, 15 fps stays sharp enough for face descriptors at this rate."""
+    frame_rate: int = 5
+    """Analysis samples 2 frames a second; 5 keeps the proctor's live view watchable.
+    aiortc's receive cost is per RTP packet: with the bitrate below, one server process held
+    25 of 25 candidates instead of 7 of 25 at 15 fps and 500 kbit/s (BENCHMARKS.md)."""
+    video_kbps: int = 150
+    """VP8 at 640x480 and 5 fps: every scripted face swap was still caught at this rate."""
     audio_kbps: int = 32
     """Opus mono speech."""
 

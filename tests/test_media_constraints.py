@@ -9,14 +9,14 @@ import pytest
 from media.constraints import CaptureProfile
 
 
-def test_default_profile_is_vga_at_15_fps() -> None:
+def test_default_profile_is_vga_at_5_fps_and_150_kbits() -> None:
     settings = CaptureProfile().page_settings()
     video = settings["constraints"]["video"]
     assert video["width"] == {"ideal": 640, "max": 640}
     assert video["height"] == {"ideal": 480, "max": 480}
-    assert video["frameRate"] == {"ideal": 15, "max": 15}
+    assert video["frameRate"] == {"ideal": 5, "max": 5}
     assert settings["constraints"]["audio"]["channelCount"] == 1
-    assert settings["sender"]["video"] == {"maxBitrate": 500_000, "maxFramerate": 15}
+    assert settings["sender"]["video"] == {"maxBitrate": 150_000, "maxFramerate": 5}
     # The REST layer returns it as JSON with the answer.
     assert json.loads(json.dumps(settings)) == settings
 
