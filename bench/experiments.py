@@ -10,6 +10,10 @@ BENCH_IDENTITY_PROCESSES=<k>
     the GIL for its whole ~70 ms, freezing the event loop and every other thread meanwhile;
     in a child process it does not. The thread sends the face region (box plus margin), not
     the whole frame, and waits for the result with the GIL released.
+BENCH_TRACEMALLOC=<a>,<b>,<path>
+    Trace Python allocations from start-up (slows the server down: use a small N), take
+    snapshots <a> and <b> seconds after start-up and write the 30 largest growths between
+    them, by allocating line, to <path>: what keeps growing.
 """
 
 from __future__ import annotations
@@ -90,6 +94,32 @@ def _identity_interval(seconds: float) -> None:
     log.warning("experiment: identity check every %.1f s", seconds)
 
 
+def _tracemalloc(spec: str) -> None:
+    import threading
+    import tracemalloc
+
+    first, second, path = spec.split(",", 2)
+    tracemalloc.start(8)
+    snapshots: list[tracemalloc.Snapshot] = []
+
+    def take() -> None:
+        snapshots.append(tracemalloc.take_snapshot())
+        if len(snapshots) == 2:
+            growth = snapshots[1].compare_to(snapshots[0], "traceback")
+            with open(path, "w") as out:
+                out.write(f"growth from {first} s to {second} s after start-up\n")
+                for stat in growth[:30]:
+                    out.write(f"{stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks\n")
+                    for line in stat.traceback.format()[-8:]:
+                        out.write(f"      {line}\n")
+
+    for delay in (float(first), float(second)):
+        timer = threading.Timer(delay, take)
+        timer.daemon = True
+        timer.start()
+    log.warning("experiment: tracemalloc, snapshots at %s s and %s s -> %s", first, second, path)
+
+
 def apply(environ: dict[str, str] | None = None) -> list[str]:
     """Switch on the experiments named in the environment; returns their names."""
     env = dict(os.environ if environ is None else environ)
@@ -100,4 +130,7 @@ def apply(environ: dict[str, str] | None = None) -> list[str]:
     if value := env.get("BENCH_IDENTITY_PROCESSES"):
         _identity_processes(int(value))
         applied.append(f"identity_processes={value}")
+    if value := env.get("BENCH_TRACEMALLOC"):
+        _tracemalloc(value)
+        applied.append("tracemalloc")
     return applied
