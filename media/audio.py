@@ -23,8 +23,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from detectors.base import Observation
-from media.consumer import cancel_and_wait
-from media.tasks import spawn
+from media.consumer import ReaderAndWorker
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +57,14 @@ class AudioStats:
     """From the processed chunk's completion to its observations being ready."""
 
 
-class AudioSampler:
+class AudioSampler(ReaderAndWorker):
     """Reads one audio track and processes it as 16 kHz mono chunks, newest-biased.
 
     Same shape as `VideoSampler`: `start(track)`, then `await stop()`.
     """
+
+    kind = "audio"
+    _worker_label = "process"
 
     def __init__(
         self,
@@ -92,8 +94,6 @@ class AudioSampler:
         )
         self._wake = asyncio.Event()
         self._track_ended = False
-        self._reader: asyncio.Task[None] | None = None
-        self._processor: asyncio.Task[None] | None = None
 
     @property
     def stats(self) -> AudioStats:
@@ -104,26 +104,6 @@ class AudioSampler:
     def chunk_samples(self) -> int:
         """Samples per chunk."""
         return self._chunk
-
-    def start(self, track: MediaStreamTrack) -> None:
-        """Start reading `track` (kind "audio") in background tasks."""
-        if self._reader is not None:
-            raise RuntimeError("AudioSampler already started")
-        if track.kind != "audio":
-            raise ValueError(f"AudioSampler needs an audio track, got {track.kind!r}")
-        self._reader = spawn(self._read(track), name=f"{self._name}-reader", logger=logger)
-        self._processor = spawn(self._run_chunks(), name=f"{self._name}-process", logger=logger)
-
-    async def wait_ended(self) -> None:
-        """Wait until the track has ended and the chunks already cut are processed."""
-        if self._processor is not None:
-            await asyncio.wait({self._processor})
-
-    async def stop(self) -> None:
-        """Stop reading and processing; a chunk already in the executor is dropped."""
-        for task in (self._reader, self._processor):
-            if task is not None:
-                await cancel_and_wait(task)
 
     async def _read(self, track: MediaStreamTrack) -> None:
         try:
@@ -158,7 +138,7 @@ class AudioSampler:
         self._buffered = rest.size
         self._wake.set()
 
-    async def _run_chunks(self) -> None:
+    async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()

@@ -21,8 +21,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
 from detectors.base import FrameAnalysis
-from media.consumer import cancel_and_wait
-from media.tasks import spawn
+from media.consumer import ReaderAndWorker
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +55,12 @@ class VideoStats:
     """From the analysed frame's arrival to its analysis being ready."""
 
 
-class VideoSampler:
+class VideoSampler(ReaderAndWorker):
     """Reads one video track at full rate and analyses its newest frame `analysis_fps` times
     a second. Follows aiortc's sink shape: `start(track)`, then `await stop()`."""
+
+    kind = "video"
+    _worker_label = "analysis"
 
     def __init__(
         self,
@@ -80,39 +82,11 @@ class VideoSampler:
         self._latest: tuple[VideoFrame, float] | None = None
         self._wake = asyncio.Event()
         self._track_ended = False
-        self._reader: asyncio.Task[None] | None = None
-        self._analyser: asyncio.Task[None] | None = None
 
     @property
     def stats(self) -> VideoStats:
         """A snapshot of the counters."""
         return replace(self._stats)
-
-    @property
-    def running(self) -> bool:
-        """True from `start` until the track has ended and the last analysis is done."""
-        return self._analyser is not None and not self._analyser.done()
-
-    def start(self, track: MediaStreamTrack) -> None:
-        """Start reading `track` (kind "video") in background tasks."""
-        if self._reader is not None:
-            raise RuntimeError("VideoSampler already started")
-        if track.kind != "video":
-            raise ValueError(f"VideoSampler needs a video track, got {track.kind!r}")
-        self._reader = spawn(self._read(track), name=f"{self._name}-reader", logger=logger)
-        self._analyser = spawn(self._analyse(), name=f"{self._name}-analysis", logger=logger)
-
-    async def wait_ended(self) -> None:
-        """Wait until the track has ended and the last pending analysis is delivered."""
-        if self._analyser is not None:
-            await asyncio.wait({self._analyser})
-
-    async def stop(self) -> None:
-        """Stop reading and analysing. An analysis already in the executor finishes there,
-        but its result is dropped."""
-        for task in (self._reader, self._analyser):
-            if task is not None:
-                await cancel_and_wait(task)
 
     async def _read(self, track: MediaStreamTrack) -> None:
         # Never awaits anything but recv(): this loop must keep up with the stream.
@@ -132,7 +106,7 @@ class VideoSampler:
             self._track_ended = True
             self._wake.set()
 
-    async def _analyse(self) -> None:
+    async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         next_at: float | None = None  # when the next sample is due; None before the first
         while True:
