@@ -45,7 +45,7 @@ class Settings:
     identity_processes: int = 1
     """Child processes computing face descriptors (dlib holds the GIL); 0 runs them in the
     detector threads."""
-    identity_interval_seconds: float = 5.0
+    identity_interval_seconds: float = 30.0
     """Seconds between identity checks when nothing (face count, face jump) triggers one."""
 
     @property

@@ -12,7 +12,8 @@ import pytest
 from detectors.base import AlertKind, FrameAnalysis
 from detectors.identity import reference_descriptor
 from detectors.models import Models, shared_models
-from detectors.pipeline import AnalyzerSettings, FrameAnalyzer
+from detectors.pipeline import AnalyzerSettings, FrameAnalyzer, face_appearance
+from tests.clips import still
 
 DATA = Path(__file__).parent / "data"
 
@@ -128,13 +129,23 @@ def test_face_mismatch_when_someone_else_sits_down(
         [webcam("obama2")] * 3 + [webcam("chelsea")] * 2 + [webcam("biden")] * 3
     )  # candidate, empty seat (the cat), someone else
     results = [analyzer.analyze(live(f, i), i * 0.2) for i, f in enumerate(sequence)]
-    # Identity runs on the first frame and when the face count changes (0 -> 1).
+    # Identity runs on the first frame and when a face that looks different appears.
     ran = [i for i, r in enumerate(results) if r.identity_distance is not None]
     assert ran == [0, 5]
     assert AlertKind.FACE_MISMATCH not in active(results[0])
     mismatch = next(o for o in results[5].observations if o.kind is AlertKind.FACE_MISMATCH)
     assert mismatch.active and results[5].identity_distance is not None
     assert results[5].identity_distance > 0.6
+    assert AlertKind.NO_FACE in active(results[3])
+
+
+def test_the_same_candidate_coming_back_costs_no_check(
+    models: Models, obama_reference: np.ndarray
+) -> None:
+    analyzer = FrameAnalyzer(obama_reference)
+    sequence = [webcam("obama2")] * 3 + [webcam("chelsea")] * 2 + [webcam("obama2")] * 3
+    results = [analyzer.analyze(live(f, i), i * 0.5) for i, f in enumerate(sequence)]
+    assert [i for i, r in enumerate(results) if r.identity_distance is not None] == [0]
     assert AlertKind.NO_FACE in active(results[3])
 
 
@@ -145,10 +156,46 @@ def test_identity_rechecked_after_the_interval(models: Models, obama_reference: 
     assert [i for i, d in enumerate(ran) if d is not None] == [0, 4, 8]
 
 
+def test_swap_in_place_is_checked_at_once_and_rechecked_until_it_matches(
+    models: Models, obama_reference: np.ndarray
+) -> None:
+    # The clip's candidate, panned a few pixels as a webcam wobbles, for 10 s; then another
+    # person in the same place for 6 s: no count change, no jump, only the face differs.
+    def frame(content: str, i: int) -> np.ndarray:
+        return live(np.roll(still(content), (i % 5) - 2, axis=1), i)
+
+    analyzer = FrameAnalyzer(obama_reference)  # defaults: a 30 s floor, 2 s recheck
+    sequence = ["candidate"] * 20 + ["other_person"] * 12 + ["candidate"] * 10
+    results = [analyzer.analyze(frame(c, i), i * 0.5) for i, c in enumerate(sequence)]
+    ran = {i: r.identity_distance for i, r in enumerate(results) if r.identity_distance}
+    # Once at the start; the same face wobbling triggers nothing for 10 s. The swap is
+    # checked on its first frame, rechecked every 2 s while it mismatches, and the return
+    # of the candidate is checked on its first frame too.
+    assert list(ran) == [0, 20, 24, 28, 32]
+    assert ran[0] < 0.6 and ran[32] < 0.6
+    assert all(ran[i] > 0.6 for i in (20, 24, 28))
+
+
+def test_appearance_is_the_same_face_despite_light_and_scale(models: Models) -> None:
+    def appearance(frame: np.ndarray) -> np.ndarray:
+        faces = models.face_detector.detect_full(frame)
+        crop = face_appearance(frame, faces[0])
+        assert crop is not None
+        return crop
+
+    obama = appearance(webcam("obama"))
+    darker = appearance(cv2.convertScaleAbs(webcam("obama"), alpha=0.6, beta=10))
+    blurred = appearance(cv2.resize(cv2.resize(webcam("obama"), (320, 240)), (640, 480)))
+    threshold = AnalyzerSettings().appearance_threshold
+    assert float(obama @ darker) > threshold and float(obama @ blurred) > threshold
+    for other in ("biden", "obama2", "grace_hopper"):  # another photo is another look
+        assert float(obama @ appearance(webcam(other))) < threshold, other
+
+
 def test_flickering_face_count_does_not_check_every_frame(
     models: Models, obama_reference: np.ndarray
 ) -> None:
-    # One face, two faces, one face, ... every 0.2 s: checks at most once per second.
+    # One face, then two whose largest differs, ... every 0.2 s: at most one check a second.
     analyzer = FrameAnalyzer(obama_reference, AnalyzerSettings(identity_min_gap=1.0))
     frames = [webcam("obama2"), composite()]
     results = [analyzer.analyze(live(frames[i % 2], i), i * 0.2) for i in range(11)]

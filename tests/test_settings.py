@@ -16,7 +16,7 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/proctor.db"
     assert settings.ice_servers == () and settings.ice_hosts is None
     assert settings.analysis_fps == 2.0
-    assert (settings.identity_processes, settings.identity_interval_seconds) == (1, 5.0)
+    assert (settings.identity_processes, settings.identity_interval_seconds) == (1, 30.0)
 
 
 def test_flags_win_over_environment() -> None:
