@@ -1,8 +1,9 @@
 """`GET /api/stats/live` (admin): counters of the live pipeline, for benchmarks and health.
 
-Per watched session: the peer's connection state and the video sampler's counters
-(`media.video.VideoStats`). Times are on the server's `time.monotonic()` clock, returned as
-`now`, so a caller on the same machine can compare them with its own monotonic clock.
+Per watched session: the peer's connection state and the video and audio samplers'
+counters (`media.video.VideoStats`, `media.audio.AudioStats`). Times are on the server's
+`time.monotonic()` clock, returned as `now`, so a caller on the same machine can compare
+them with its own monotonic clock.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class LiveSessionStatsOut(BaseModel):
     """Executor time of the newest analysis (queueing for a worker included)."""
     last_latency_s: float | None
     """From the newest analysed frame's arrival to its result."""
+    audio_frames_received: int
+    """Decoded audio frames read so far: one per packet (~17 a second at 60 ms)."""
+    audio_chunks_processed: int
 
 
 class LiveStatsOut(BaseModel):
@@ -54,6 +58,7 @@ async def live_stats(call: Call) -> LiveStatsOut:
         live = hub.session(int(sid))
         peer = hub.peers.get(sid)
         stats = None if live is None else live.video_stats
+        audio = None if live is None else live.audio_stats
         sessions.append(
             LiveSessionStatsOut(
                 session_id=int(sid),
@@ -66,6 +71,8 @@ async def live_stats(call: Call) -> LiveStatsOut:
                 last_analysed_ts=None if stats is None else stats.last_analysed_ts,
                 last_analysis_s=None if stats is None else stats.last_analysis_s,
                 last_latency_s=None if stats is None else stats.last_latency_s,
+                audio_frames_received=0 if audio is None else audio.frames_received,
+                audio_chunks_processed=0 if audio is None else audio.chunks_processed,
             )
         )
     # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.

@@ -83,6 +83,7 @@ class LiveSession:
         self._delivery = asyncio.Lock()  # one session's events reach sinks in order
         self._peer: CandidatePeer | None = None
         self._video: VideoSampler | None = None
+        self._audio_sampler: AudioSampler | None = None
         self._disconnected_since: float | None = None
         self._stream_lost_reported = False
         self._closed = False
@@ -99,6 +100,10 @@ class LiveSession:
     @property
     def video_stats(self) -> Any:
         return None if self._video is None else self._video.stats
+
+    @property
+    def audio_stats(self) -> Any:
+        return None if self._audio_sampler is None else self._audio_sampler.stats
 
     @property
     def connected(self) -> bool:
@@ -138,6 +143,7 @@ class LiveSession:
             audio=audio,
             on_message=self._on_page_message,
             video_kbps=context.profile.video_kbps,
+            audio_ptime_ms=context.profile.audio_ptime_ms,
         )
 
         async def on_state(state: str) -> None:
@@ -149,7 +155,7 @@ class LiveSession:
         except BaseException:
             await peer.close()
             raise
-        self._peer, self._video = peer, video
+        self._peer, self._video, self._audio_sampler = peer, video, audio
         await context.peers.replace(str(self.session_id), peer)
         return {"sdp": answer.sdp, "type": answer.type, **context.profile.page_settings()}
 
@@ -193,10 +199,10 @@ class LiveSession:
             self._last_frame = bgr
             return analysis
 
-    def _process_audio(self, pcm: np.ndarray, ts: float) -> list[Observation]:
-        """Runs in a worker thread; `pcm` is 16 kHz mono."""
+    def _process_audio(self, pcm: np.ndarray, rate: int, ts: float) -> list[Observation]:
+        """Runs in a worker thread; `pcm` is mono at `rate` (48 kHz from a browser)."""
         with self._audio_lock:
-            return self._audio.feed(pcm, 16_000, ts)
+            return self._audio.feed(pcm, rate, ts)
 
     async def _on_analysis(self, analysis: FrameAnalysis) -> None:
         self._context.bus.publish(self.exam_id, overlay_message(self.session_id, analysis))

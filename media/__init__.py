@@ -1,12 +1,11 @@
 """Media ingest: reading remote tracks and sampling them for the detectors."""
 
-from media.audio import SAMPLE_RATE, AudioSampler, AudioStats
+from media.audio import AudioSampler, AudioStats
 from media.constraints import CaptureProfile
 from media.consumer import TrackConsumer, TrackDrain
 from media.video import VideoSampler, VideoStats
 
 __all__ = [
-    "SAMPLE_RATE",
     "AudioSampler",
     "AudioStats",
     "CaptureProfile",

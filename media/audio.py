@@ -1,11 +1,13 @@
-"""Cutting a live audio track into short mono 16 kHz chunks for the audio detectors.
+"""Cutting a live audio track into short mono chunks for the audio detectors.
 
-Browsers send Opus, which aiortc decodes to 48 kHz stereo in 20 ms frames. The reader task
-takes every frame off aiortc's unbounded queue, resamples it to 16 kHz mono (what voice
-activity models want; about 20 us a frame, cheap enough for the loop) and cuts chunks of
-`chunk_seconds`. The processing task hands chunks in order to `process` in the executor,
-one at a time. If processing falls behind, at most `max_backlog_seconds` of chunks wait;
-older ones are dropped, so memory stays bounded and what is processed stays recent.
+Browsers send Opus, which aiortc decodes to 48 kHz stereo in 20-60 ms frames. The reader
+task takes every frame off aiortc's unbounded queue, keeps its first channel (a browser's
+microphone is mono; Opus carries it as two equal channels) at the track's own rate and cuts
+chunks of `chunk_seconds`. Nothing else happens on the event loop: resampling to what a
+model wants belongs to `process`, which the processing task calls in the executor with
+each chunk in order, one at a time. If processing falls behind, at most
+`max_backlog_seconds` of chunks wait; older ones are dropped, so memory stays bounded and
+what is processed stays recent.
 """
 
 from __future__ import annotations
@@ -27,14 +29,11 @@ from media.consumer import ReaderAndWorker
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SAMPLE_RATE", "AudioSampler", "AudioStats", "OnObservations", "ProcessAudio"]
+__all__ = ["AudioSampler", "AudioStats", "OnObservations", "ProcessAudio"]
 
-SAMPLE_RATE = 16_000
-"""Samples per second of every chunk handed to `process`."""
-
-ProcessAudio = Callable[[np.ndarray, float], list[Observation]]
-"""(mono chunk, 1-D float32 in [-1, 1) or int16, `time.monotonic()` when the chunk's last
-frame arrived) -> observations. Runs in the executor."""
+ProcessAudio = Callable[[np.ndarray, int, float], list[Observation]]
+"""(mono chunk as 1-D int16, its sample rate, `time.monotonic()` when the chunk's last frame
+arrived) -> observations. Runs in the executor."""
 
 OnObservations = Callable[[list[Observation]], Awaitable[None]]
 """Awaited on the event loop with each chunk's observations, in order."""
@@ -58,7 +57,7 @@ class AudioStats:
 
 
 class AudioSampler(ReaderAndWorker):
-    """Reads one audio track and processes it as 16 kHz mono chunks, newest-biased.
+    """Reads one audio track and processes it as mono chunks, newest-biased.
 
     Same shape as `VideoSampler`: `start(track)`, then `await stop()`.
     """
@@ -74,7 +73,6 @@ class AudioSampler(ReaderAndWorker):
         *,
         chunk_seconds: float = 0.5,
         max_backlog_seconds: float = 2.0,
-        as_float: bool = True,
         name: str = "audio",
     ) -> None:
         if chunk_seconds <= 0 or max_backlog_seconds < chunk_seconds:
@@ -82,14 +80,13 @@ class AudioSampler(ReaderAndWorker):
         self._process = process
         self._on_observations = on_observations
         self._executor = executor
-        self._chunk = round(chunk_seconds * SAMPLE_RATE)
-        self._as_float = as_float
+        self._chunk_seconds = chunk_seconds
         self._name = name
         self._stats = AudioStats()
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self._rate = 0  # of the frames in `_pieces`
         self._pieces: list[np.ndarray] = []  # less than one chunk, waiting for more
         self._buffered = 0
-        self._ready: deque[tuple[np.ndarray, float]] = deque(
+        self._ready: deque[tuple[np.ndarray, int, float]] = deque(
             maxlen=max(1, int(max_backlog_seconds / chunk_seconds))
         )
         self._wake = asyncio.Event()
@@ -100,11 +97,6 @@ class AudioSampler(ReaderAndWorker):
         """A snapshot of the counters."""
         return replace(self._stats)
 
-    @property
-    def chunk_samples(self) -> int:
-        """Samples per chunk."""
-        return self._chunk
-
     async def _read(self, track: MediaStreamTrack) -> None:
         try:
             while True:
@@ -114,25 +106,27 @@ class AudioSampler(ReaderAndWorker):
                     continue
                 self._stats.frames_received += 1
                 self._stats.last_frame_at = now
-                for mono in self._resampler.resample(frame):
-                    self._add(mono.to_ndarray().reshape(-1), now)
+                self._add(first_channel(frame), frame.sample_rate, now)
         except MediaStreamError:
             logger.info("%s: track ended after %d frames", self._name, self._stats.frames_received)
         finally:
             self._track_ended = True
             self._wake.set()
 
-    def _add(self, samples: np.ndarray, now: float) -> None:
+    def _add(self, samples: np.ndarray, rate: int, now: float) -> None:
+        if rate != self._rate:  # a new stream: what is held belongs to the old one
+            self._pieces, self._buffered, self._rate = [], 0, rate
         self._pieces.append(samples)
         self._buffered += samples.size
-        if self._buffered < self._chunk:
+        chunk = round(self._chunk_seconds * rate)
+        if self._buffered < chunk:
             return
         joined = np.concatenate(self._pieces)
-        cut = (joined.size // self._chunk) * self._chunk
-        for start in range(0, cut, self._chunk):
+        cut = (joined.size // chunk) * chunk
+        for start in range(0, cut, chunk):
             if len(self._ready) == self._ready.maxlen:
                 self._stats.chunks_dropped += 1  # deque drops the oldest on append
-            self._ready.append((joined[start : start + self._chunk].copy(), now))
+            self._ready.append((joined[start : start + chunk], rate, now))
         rest = joined[cut:]
         self._pieces = [rest] if rest.size else []
         self._buffered = rest.size
@@ -144,10 +138,12 @@ class AudioSampler(ReaderAndWorker):
             await self._wake.wait()
             self._wake.clear()
             while self._ready:
-                chunk, ts = self._ready.popleft()
+                chunk, rate, ts = self._ready.popleft()
                 started = time.monotonic()
                 try:
-                    observations = await loop.run_in_executor(self._executor, self._run, chunk, ts)
+                    observations = await loop.run_in_executor(
+                        self._executor, self._process, chunk, rate, ts
+                    )
                 except Exception:
                     self._stats.processing_errors += 1
                     logger.exception("%s: processing the chunk at %.3f failed", self._name, ts)
@@ -163,7 +159,13 @@ class AudioSampler(ReaderAndWorker):
             if self._track_ended:
                 return
 
-    def _run(self, chunk: np.ndarray, ts: float) -> list[Observation]:
-        if self._as_float:
-            return self._process(chunk.astype(np.float32) / 32768.0, ts)
-        return self._process(chunk, ts)
+
+def first_channel(frame: av.AudioFrame) -> np.ndarray:
+    """The frame's first channel as a new 1-D int16 array (aiortc's Opus decoder gives
+    packed s16; planar and float formats are handled too)."""
+    data = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    mono = data[0] if frame.format.is_planar else data.reshape(-1, channels)[:, 0]
+    if mono.dtype.kind == "f":
+        mono = np.clip(mono * 32768.0, -32768, 32767)
+    return mono.astype(np.int16)

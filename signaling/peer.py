@@ -23,7 +23,7 @@ from media.consumer import TrackConsumer, TrackDrain, cancel_and_wait
 from media.tasks import spawn
 from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
-from signaling.sdp import check_offer, with_bandwidth
+from signaling.sdp import check_offer, with_audio_ptime, with_bandwidth
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +98,13 @@ class CandidatePeer:
         on_message: OnMessage | None = None,
         on_state_change: OnStateChange | None = None,
         video_kbps: int | None = None,
+        audio_ptime_ms: int | None = None,
         require_video: bool = True,
     ) -> None:
         """`video_kbps`: cap written into the answer (`CaptureProfile.video_kbps`); None for
-        no cap. `require_video`: reject offers without a camera track."""
+        no cap. `audio_ptime_ms`: audio packet time asked for in the answer
+        (`CaptureProfile.audio_ptime_ms`); None for the browser's default (20 ms).
+        `require_video`: reject offers without a camera track."""
         self.session_id = session_id
         self._ice = ice
         self._consumers: dict[str, TrackConsumer | None] = {"video": video, "audio": audio}
@@ -109,6 +112,7 @@ class CandidatePeer:
         self.on_message: OnMessage = on_message or _ignore_message
         self.on_state_change: OnStateChange = on_state_change or _ignore_state
         self._video_kbps = video_kbps
+        self._audio_ptime_ms = audio_ptime_ms
         self._require_video = require_video
         self._log = _SessionLog(logger, {"session_id": session_id})
         self._pc = ice.new_peer_connection()
@@ -163,6 +167,8 @@ class CandidatePeer:
         text = local.sdp
         if self._video_kbps is not None:
             text = with_bandwidth(text, "video", self._video_kbps)
+        if self._audio_ptime_ms is not None:
+            text = with_audio_ptime(text, self._audio_ptime_ms)
         return RTCSessionDescription(sdp=text, type=local.type)
 
     def send_json(self, message: dict[str, Any]) -> bool:

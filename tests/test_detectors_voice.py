@@ -108,6 +108,32 @@ def test_resampler_keeps_speech_band_and_drops_aliases() -> None:
     assert np.abs(high[200:]).max() < 0.05
 
 
+def test_whole_factor_resampling_matches_the_general_path() -> None:
+    # 48 -> 16 kHz takes the fast path; 48 -> 16.000001 kHz (same filter) the general one.
+    rate = 48_000
+    signal = np.random.default_rng(1).normal(0, 0.3, rate).astype(np.float32)
+    pieces = np.array_split(signal, np.cumsum(np.random.default_rng(2).integers(100, 3000, 40)))
+    fast, general = Resampler(rate), Resampler(rate)
+    general._factor = 0  # the same filter, through the interpolating path
+    out_fast = np.concatenate([fast.process(p) for p in pieces])
+    out_general = np.concatenate([general.process(p) for p in pieces])
+    n = min(len(out_fast), len(out_general))
+    assert n > 15_900
+    np.testing.assert_allclose(out_fast[:n], out_general[:n], atol=1e-5)
+
+
+def test_a_quiet_room_runs_no_inference(vad: SileroVad, speech: np.ndarray) -> None:
+    # The load benchmark's microphone: a quiet room at -61 dBFS, then speech.
+    room = np.random.default_rng(5).normal(0, 30, 16_000 * 2).astype(np.int16)
+    detector = VoiceActivityDetector(vad)
+    quiet = feed_in_frames(detector, room, 16_000, 320)
+    assert quiet and active_share(quiet) == 0.0
+    assert detector.chunks_skipped == len(room) // 512  # every model chunk skipped
+    loud = feed_in_frames(detector, speech, 16_000, 320)
+    assert active_share(loud) > 0.6  # speech still runs the model and is heard
+    assert detector.chunks_skipped < len(room) // 512 + len(speech) // 512 / 2
+
+
 def test_pauses_between_phrases_do_not_break_sustained_speech(vad: SileroVad) -> None:
     with wave.open(str(DATA / "clip_speech.wav")) as f:  # a part of the clip with pauses
         speech = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16)

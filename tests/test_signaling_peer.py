@@ -150,7 +150,7 @@ async def test_streams_real_clip_sampled_at_analysis_rate(
     recorder = Recorder()
     chunks: list[tuple[int, str, float]] = []
 
-    def process(samples: np.ndarray, ts: float) -> list[Observation]:
+    def process(samples: np.ndarray, rate: int, ts: float) -> list[Observation]:
         chunks.append((samples.size, str(samples.dtype), float(np.abs(samples).mean())))
         return []
 
@@ -222,10 +222,10 @@ async def test_streams_real_clip_sampled_at_analysis_rate(
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     assert 0.4 <= float(np.median(gaps)) <= 0.6, gaps
 
-    # Audio: real speech, 0.5 s chunks of 16 kHz float mono.
+    # Audio: real speech through Opus, 0.5 s chunks of 48 kHz int16 mono.
     assert len(chunks) >= 5
-    assert {(size, dtype) for size, dtype, _ in chunks} == {(8000, "float32")}
-    assert max(level for _, _, level in chunks) > 0.01
+    assert {(size, dtype) for size, dtype, _ in chunks} == {(24_000, "int16")}
+    assert max(level for _, _, level in chunks) > 300  # about 0.01 of full scale
 
     await peer.close()
     assert events.states[-1] == "closed"

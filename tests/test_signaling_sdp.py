@@ -6,7 +6,7 @@ import pytest
 
 from signaling.errors import InvalidOffer
 from signaling.ice import is_loopback_address
-from signaling.sdp import MAX_OFFER_CHARS, check_offer, with_bandwidth
+from signaling.sdp import MAX_OFFER_CHARS, check_offer, with_audio_ptime, with_bandwidth
 
 SESSION = ["v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "t=0 0", "a=group:BUNDLE 0 1"]
 ICE = ["a=ice-ufrag:abcd", "a=ice-pwd:0123456789abcdefghijkl"]
@@ -107,3 +107,15 @@ def test_bandwidth_without_c_line_follows_m_line() -> None:
     assert capped == "v=0\r\nm=video 9 RTP/AVP 96\r\nb=AS:300\r\nb=TIAS:300000\r\na=mid:0\r\n"
     with pytest.raises(ValueError):
         with_bandwidth(capped, "video", 0)
+
+
+def test_audio_ptime_goes_into_audio_sections_only() -> None:
+    audio = ["m=audio 9 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 0.0.0.0", "a=mid:2", "a=ptime:20"]
+    answer = sdp(SESSION, VIDEO, ICE, audio, ICE, DATA)
+    lines = with_audio_ptime(answer, 60).split("\r\n")
+    audio_at, data_at = lines.index(audio[0]), lines.index(DATA[0])
+    assert lines[audio_at:data_at].count("a=ptime:60") == 1
+    assert "a=ptime:20" not in lines  # replaced, not doubled
+    assert lines.count("a=ptime:60") == 1  # video and data untouched
+    with pytest.raises(ValueError):
+        with_audio_ptime(answer, 0)

@@ -161,6 +161,21 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
         await console.wait_for_selector(f"{tile}[data-connected=true]", timeout=10_000)
         await console.wait_for_selector(f"{tile} .shot img:not([hidden])", timeout=10_000)
 
+        # Chromium sends what the answer asks for: 5 frames/s, and 60 ms audio packets
+        # (a=ptime:60) instead of its default 20 ms: ~17 decoded audio frames a second.
+        async def received() -> tuple[float, int, int]:
+            stats = await rest.call("GET", "/api/stats/live", admin)
+            mine = next(s for s in stats["sessions"] if s["session_id"] == session_id)
+            return stats["now"], mine["frames_received"], mine["audio_frames_received"]
+
+        t0, video0, audio0 = await received()
+        await asyncio.sleep(2.0)
+        t1, video1, audio1 = await received()
+        audio_rate, video_rate = (audio1 - audio0) / (t1 - t0), (video1 - video0) / (t1 - t0)
+        print(f"Chromium sends {video_rate:.1f} video and {audio_rate:.1f} audio frames/s")
+        assert 12 <= audio_rate <= 22, audio_rate
+        assert 2 <= video_rate <= 7, video_rate
+
         # --- an alert arrives live; the proctor watches with overlays ---------------------
         await console.wait_for_selector(".feed-item[data-kind=multiple_faces]", timeout=25_000)
         # The same alert reached the candidate's page over its `proctor` data channel.
