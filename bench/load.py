@@ -54,6 +54,7 @@ sys.path.insert(0, str(BENCH))
 import aiohttp  # noqa: E402
 import procstats  # noqa: E402
 import scenario  # noqa: E402
+from media.constraints import CaptureProfile  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-password")
 PASSWORD = "candidate-pass-1"
@@ -1036,16 +1037,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--analysis-fps", type=float, default=2.0)
     parser.add_argument("--detector-threads", type=int, default=0, help="0: server default")
     parser.add_argument("--generators", type=int, default=0, help="0: 1 for N<=10, else 2")
-    parser.add_argument("--video-fps", type=float, default=15.0, help="frames/s each peer sends")
+    # Defaults: what the server's answer asks browsers for, which Chromium follows
+    # (tests/test_web_e2e.py). The raw clip: --video-fps 15 --video-kbps 500
+    # --audio-ptime 20.
+    asked = CaptureProfile()
+    parser.add_argument("--video-fps", type=float, default=float(asked.frame_rate),
+                        help="frames/s each peer sends (default: what the server asks)")  # fmt: skip
     parser.add_argument("--video-size", default="640x480", help="WxH each peer sends")
-    parser.add_argument("--video-kbps", type=int, default=500, help="VP8 bitrate each peer sends")
+    parser.add_argument("--video-kbps", type=int, default=asked.video_kbps,
+                        help="VP8 bitrate each peer sends (default: what the server asks)")  # fmt: skip
     parser.add_argument(
         "--servers", type=int, default=1,
         help="server processes, candidates spread evenly (one process per core, emulated)",
     )  # fmt: skip
     parser.add_argument("--no-audio", action="store_true", help="video only")
-    parser.add_argument("--audio-ptime", type=int, default=20, choices=(20, 40, 60),
-                        help="ms of audio per Opus packet")  # fmt: skip
+    parser.add_argument("--audio-ptime", type=int, default=asked.audio_ptime_ms,
+                        choices=(20, 40, 60), help="ms of audio per Opus packet")  # fmt: skip
     parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
     parser.add_argument("--upload-seconds", type=float, default=30.0)
     parser.add_argument("--upload-warmup", type=float, default=5.0)
