@@ -63,8 +63,9 @@ def _rule(
 _HIGH, _MEDIUM, _LOW = Severity.HIGH, Severity.MEDIUM, Severity.LOW
 # Frames are analysed ~2/s, so 10 s of silence is ~20 missing frames: the detector has stopped.
 _FRAME_STALE = 10.0
-# Identity is checked only every few seconds; allow several missed checks.
-_IDENTITY_STALE = 30.0
+# Identity is checked at least every 30 s (FrameAnalyzer), every 2 s while it mismatches;
+# allow a few missed checks.
+_IDENTITY_STALE = 90.0
 
 _K = AlertKind
 PRESETS: Mapping[str, Mapping[AlertKind, RuleSettings]] = MappingProxyType(
