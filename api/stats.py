@@ -36,7 +36,7 @@ class LiveSessionStatsOut(BaseModel):
     last_latency_s: float | None
     """From the newest analysed frame's arrival to its result."""
     audio_frames_received: int
-    """Decoded audio frames read so far: one per packet (~17 a second at 60 ms)."""
+    """Decoded audio frames read so far: one per packet (~8 a second at 120 ms)."""
     audio_chunks_processed: int
 
 

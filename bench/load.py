@@ -54,6 +54,7 @@ sys.path.insert(0, str(BENCH))
 import aiohttp  # noqa: E402
 import procstats  # noqa: E402
 import scenario  # noqa: E402
+
 from media.constraints import CaptureProfile  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-password")
@@ -1042,17 +1043,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     # --audio-ptime 20.
     asked = CaptureProfile()
     parser.add_argument("--video-fps", type=float, default=float(asked.frame_rate),
-                        help="frames/s each peer sends (default: what the server asks)")  # fmt: skip
+                        help="frames/s each peer sends (default: as asked)")  # fmt: skip
     parser.add_argument("--video-size", default="640x480", help="WxH each peer sends")
     parser.add_argument("--video-kbps", type=int, default=asked.video_kbps,
-                        help="VP8 bitrate each peer sends (default: what the server asks)")  # fmt: skip
+                        help="VP8 bitrate each peer sends (default: as asked)")  # fmt: skip
     parser.add_argument(
         "--servers", type=int, default=1,
         help="server processes, candidates spread evenly (one process per core, emulated)",
     )  # fmt: skip
     parser.add_argument("--no-audio", action="store_true", help="video only")
     parser.add_argument("--audio-ptime", type=int, default=asked.audio_ptime_ms,
-                        choices=(20, 40, 60), help="ms of audio per Opus packet")  # fmt: skip
+                        choices=(20, 40, 60, 120), help="ms of audio per Opus packet")  # fmt: skip
     parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
     parser.add_argument("--upload-seconds", type=float, default=30.0)
     parser.add_argument("--upload-warmup", type=float, default=5.0)

@@ -128,6 +128,8 @@ class LiveSession:
             self._on_analysis,
             context.executor,
             analysis_fps=context.analysis_fps,
+            # Rules and their debounces assume at least one analysis a second.
+            min_analysis_fps=min(1.0, context.analysis_fps),
             name=f"video-{self.session_id}",
         )
         audio = AudioSampler(

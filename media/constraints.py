@@ -31,10 +31,11 @@ class CaptureProfile:
     """VP8 at 640x480 and 5 fps: every scripted face swap was still caught at this rate."""
     audio_kbps: int = 32
     """Opus mono speech."""
-    audio_ptime_ms: int = 60
+    audio_ptime_ms: int = 120
     """Audio per packet, written into the answer as `a=ptime`. Browsers send 20 ms by
-    default: 50 packets a second, more than the video's. Voice detection reads 0.5 s
-    chunks, so 60 ms packets lose nothing and cost a third of the packets."""
+    default: 50 packets a second, more than the video's, and aiortc's cost is per packet.
+    Voice detection reads 0.5 s chunks, so 120 ms packets (Opus's longest; Chromium sends
+    8.5 a second, tests/test_web_e2e.py) lose nothing and cost a sixth of the packets."""
 
     def __post_init__(self) -> None:
         names = ("width", "height", "frame_rate", "video_kbps", "audio_kbps", "audio_ptime_ms")

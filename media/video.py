@@ -5,6 +5,11 @@ frame off aiortc's unbounded queue as soon as it is decoded and keeps only the n
 the analysis task wakes every `1 / analysis_fps` seconds, takes that newest frame and runs
 `analyze` in the executor. One analysis at a time per session: when analysis is slower than
 the rate, frames in between are simply never looked at, so neither memory nor latency grows.
+
+Under load every sampler slows itself down, down to `min_analysis_fps`: the period stretches
+to twice the last analysis's executor time (queueing included). When the detector threads
+are the bottleneck, every session then asks for less at once, and the queue, which is
+what makes alerts late, stays short instead of everyone waiting in it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from media.consumer import ReaderAndWorker
 logger = logging.getLogger(__name__)
 
 __all__ = ["AnalyzeFrame", "OnAnalysis", "VideoSampler", "VideoStats"]
+
+BACKOFF = 2.0
+"""Under load the period is this many times the last analysis's executor time."""
 
 AnalyzeFrame = Callable[[np.ndarray, float], FrameAnalysis]
 """(BGR frame of shape (h, w, 3) uint8, arrival time on `time.monotonic()`) -> analysis.
@@ -53,6 +61,8 @@ class VideoStats:
     """Executor time of the last analysis, conversion to BGR included."""
     last_latency_s: float | None = None
     """From the analysed frame's arrival to its analysis being ready."""
+    period_s: float = 0.0
+    """Seconds between two samples now: 1 / analysis_fps, longer under load."""
 
 
 class VideoSampler(ReaderAndWorker):
@@ -69,16 +79,20 @@ class VideoSampler(ReaderAndWorker):
         executor: Executor,
         *,
         analysis_fps: float = 2.0,
+        min_analysis_fps: float | None = None,
         name: str = "video",
     ) -> None:
-        if analysis_fps <= 0:
-            raise ValueError("analysis_fps must be positive")
+        """`min_analysis_fps`: the slowest rate load may bring it to (None: never slower
+        than `analysis_fps`)."""
+        if analysis_fps <= 0 or (min_analysis_fps is not None and min_analysis_fps <= 0):
+            raise ValueError("analysis_fps and min_analysis_fps must be positive")
         self._analyze = analyze
         self._on_analysis = on_analysis
         self._executor = executor
         self._period = 1.0 / analysis_fps
+        self._slowest = 1.0 / min(analysis_fps, min_analysis_fps or analysis_fps)
         self._name = name
-        self._stats = VideoStats()
+        self._stats = VideoStats(period_s=self._period)
         self._latest: tuple[VideoFrame, float] | None = None
         self._wake = asyncio.Event()
         self._track_ended = False
@@ -124,7 +138,8 @@ class VideoSampler(ReaderAndWorker):
             assert item is not None
             # Next sample one period later, or right away if analysis is behind.
             now = time.monotonic()
-            next_at = now + self._period if next_at is None else max(next_at + self._period, now)
+            period = self._stats.period_s
+            next_at = now + period if next_at is None else max(next_at + period, now)
             frame, ts = item
             started = time.monotonic()
             try:
@@ -138,6 +153,7 @@ class VideoSampler(ReaderAndWorker):
             self._stats.last_analysed_ts = ts
             self._stats.last_analysis_s = done - started
             self._stats.last_latency_s = done - ts
+            self._stats.period_s = min(self._slowest, max(self._period, BACKOFF * (done - started)))
             try:
                 await self._on_analysis(result)
             except Exception:

@@ -95,6 +95,30 @@ async def test_one_analysis_at_a_time_and_frames_skipped_when_slow(
     assert stats.last_latency_s is not None and stats.last_latency_s < 0.3 + 0.3 + 0.1
 
 
+async def test_under_load_it_slows_down_to_the_floor_not_below(
+    executor: ThreadPoolExecutor,
+) -> None:
+    # Each analysis takes 0.3 s, as when the detector threads are saturated: at 4/s asked
+    # and 1/s allowed, the sampler waits 2 x 0.3 s between samples instead of running
+    # back to back (which would keep a shared queue full).
+    analyses = Analyses(delay=0.3)
+    sampler = VideoSampler(
+        analyses.analyze, analyses.on_analysis, executor, analysis_fps=4.0, min_analysis_fps=1.0
+    )
+    await play(sampler, ClipVideoTrack(Clip(((0, 4, "candidate"),), fps=15)))
+    stamps = [ts for _, _, ts in analyses.frames]
+    gaps = np.diff(stamps)
+    assert 0.55 < float(np.median(gaps)) < 0.7, gaps
+    assert sampler.stats.period_s == pytest.approx(0.6, abs=0.05)
+    # A floor: 1.2 s analyses would stretch it to 2.4 s, but it stays at 1 s.
+    slow = Analyses(delay=1.2)
+    sampler = VideoSampler(
+        slow.analyze, slow.on_analysis, executor, analysis_fps=4.0, min_analysis_fps=1.0
+    )
+    await play(sampler, ClipVideoTrack(Clip(((0, 1, "candidate"),), fps=15)))
+    assert sampler.stats.period_s == 1.0
+
+
 async def test_failures_are_logged_and_sampling_goes_on(
     executor: ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
 ) -> None:

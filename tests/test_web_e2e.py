@@ -161,8 +161,8 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
         await console.wait_for_selector(f"{tile}[data-connected=true]", timeout=10_000)
         await console.wait_for_selector(f"{tile} .shot img:not([hidden])", timeout=10_000)
 
-        # Chromium sends what the answer asks for: 5 frames/s, and 60 ms audio packets
-        # (a=ptime:60) instead of its default 20 ms: ~17 decoded audio frames a second.
+        # Chromium sends what the answer asks for: 5 frames/s, and 120 ms audio packets
+        # (a=ptime:120) instead of its default 20 ms: ~8 decoded audio frames a second.
         async def received() -> tuple[float, int, int]:
             stats = await rest.call("GET", "/api/stats/live", admin)
             mine = next(s for s in stats["sessions"] if s["session_id"] == session_id)
@@ -173,7 +173,7 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
         t1, video1, audio1 = await received()
         audio_rate, video_rate = (audio1 - audio0) / (t1 - t0), (video1 - video0) / (t1 - t0)
         print(f"Chromium sends {video_rate:.1f} video and {audio_rate:.1f} audio frames/s")
-        assert 12 <= audio_rate <= 22, audio_rate
+        assert 6 <= audio_rate <= 11, audio_rate
         assert 2 <= video_rate <= 7, video_rate
 
         # --- an alert arrives live; the proctor watches with overlays ---------------------
