@@ -1098,7 +1098,7 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
             results.append(result)
             out.write_text(
                 json.dumps(
-                    {"args": {k: v for k, v in vars(args).items()}, "results": results},
+                    {"args": vars(args), "scene_period_s": scenario.PERIOD, "results": results},
                     indent=1,
                     default=str,
                 )

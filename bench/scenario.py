@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fractions
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,19 +40,24 @@ AUDIO_SAMPLES = 960
 """20 ms Opus packets, like a browser."""
 JPEG_QUALITY = 80
 
-# One loop of the clip, 26 s. Each event comes out of the plain candidate, so each alert
-# has ended (end_after) before the next event of the same kind. Each event lasts at least
-# 2 s longer than its rule's debounce (at 2 analyses a second a 1 s margin is lost to
-# sampling now and then), and the swap lasts longer than the 5 s between identity checks.
+CALM = float(os.environ.get("BENCH_CALM_SECONDS", "0"))
+"""Seconds of the plain candidate added to the end of each loop (env BENCH_CALM_SECONDS,
+read by load.py and the generators alike). 0: the dense loop, an event every ~8 s per
+candidate, far more than a real exam; identity checks, which events trigger, cost the most."""
+
+# One loop of the clip, 26 s (+ CALM). Each event comes out of the plain candidate, so each
+# alert has ended (end_after) before the next event of the same kind. Each event lasts at
+# least 2 s longer than its rule's debounce (at 2 analyses a second a 1 s margin is lost to
+# sampling now and then), and the swap lasts several identity rechecks.
 SCENE = (
     (0, 6, "candidate"),
     (6, 11, "empty"),  # the face leaves (no_face: 3 s)
     (11, 14, "candidate"),
     (14, 17, "two_faces"),  # a second face enters (multiple_faces: 1 s)
     (17, 20, "candidate"),
-    (20, 26, "other_person"),  # another person replaces the candidate (identity every 5 s)
-)
-PERIOD = 26.0
+    (20, 26, "other_person"),  # another person replaces the candidate (face_mismatch)
+) + (((26, 26 + CALM, "candidate"),) if CALM > 0 else ())
+PERIOD = 26.0 + CALM
 
 # The "normal" preset, except that one mismatching identity check is enough (preset: two),
 # so that a swap is alerted after one check, as in tests/test_live_pipeline.py. Looking

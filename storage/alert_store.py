@@ -48,8 +48,11 @@ async def upsert_alert(
 
 
 async def refresh_risk_score(db: AsyncSession, session_id: int) -> float:
-    alerts = (await db.execute(select(Alert).where(Alert.session_id == session_id))).scalars()
+    # Only the columns the score reads: a long exam has thousands of alerts, and loading
+    # them as ORM objects on every write cost more than the write.
+    columns = (Alert.kind, Alert.severity, Alert.started_at, Alert.ended_at, Alert.review_status)
+    alerts = (await db.execute(select(*columns).where(Alert.session_id == session_id))).all()
     session = await db.get(ExamSession, session_id)
     assert session is not None
-    session.risk_score = risk_score(list(alerts))
+    session.risk_score = risk_score(alerts)
     return session.risk_score
