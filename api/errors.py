@@ -72,7 +72,7 @@ async def error_middleware(
         return await handler(request)
     except ApiError as error:
         response = error_response(error.status, error.code, error.message, **error.details)
-        if error.status == 429 and "retry_after" in error.details:
+        if error.status in (429, 503) and "retry_after" in error.details:
             response.headers["Retry-After"] = str(error.details["retry_after"])
         return response
     except web.HTTPException as error:

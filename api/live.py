@@ -13,10 +13,12 @@ from api.schemas import OfferBody, OfferOut, ReferencePhotoOut
 from core.keys import Services
 from detectors.errors import EnrolmentError, ImageDecodeError
 from detectors.identity import decode_image, reference_descriptor
-from live.hub import LiveHub
+from live.hub import LiveHub, ServerBusy
 from signaling.errors import InvalidOffer
 from storage.models import ReferenceFace, utcnow
 
+BUSY_RETRY_SECONDS = 15
+"""Retry-After of a refused offer: long enough for the load to change, short for a person."""
 MAX_PHOTO_BYTES = 4 * 1024 * 1024
 PHOTO_TYPES = ("image/jpeg", "image/png")
 PHOTO_CONTENT = {
@@ -44,6 +46,9 @@ async def offer(call: Call) -> OfferOut:
         answer = await _live(call.services).accept_offer(session, body.sdp, body.type)
     except InvalidOffer as error:
         raise bad_request("invalid_offer", str(error)) from None
+    except ServerBusy as error:
+        message = f"{error}; try again in {BUSY_RETRY_SECONDS} s"
+        raise ApiError(503, "server_busy", message, retry_after=BUSY_RETRY_SECONDS) from None
     return OfferOut.model_validate(answer)
 
 

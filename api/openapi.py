@@ -32,6 +32,7 @@ _REASONS = {
     415: "Wrong content type",
     422: "Invalid fields",
     429: "Too many attempts",
+    503: "The server is at its limit now; retry after Retry-After seconds",
 }
 
 

@@ -97,7 +97,7 @@ OPERATIONS: list[Operation] = [
               response=ReferencePhotoOut, errors=(404,)),
     Operation("POST", "/api/sessions/{session_id}/offer", live.offer,
               "WebRTC offer -> answer for the attempt's camera and microphone", CANDIDATE,
-              body=OfferBody, response=OfferOut, errors=(404, 409)),
+              body=OfferBody, response=OfferOut, errors=(404, 409, 503)),
     Operation("GET", stats.LIVE_STATS_PATH, stats.live_stats,
               "Counters of the live pipeline (benchmarks, health)", ADMIN,
               response=stats.LiveStatsOut),

@@ -46,6 +46,10 @@ class LiveStatsOut(BaseModel):
     peers: int
     executor_queue: int | None
     """Detector jobs waiting for a worker thread (None if the executor does not say)."""
+    loop_lag_s: float
+    """The event loop's worst lateness over the last 5 s (`live.admission.LoopLag`)."""
+    offers_refused: int
+    """New live candidates refused so far because the server was at its limit."""
     sessions: list[LiveSessionStatsOut]
 
 
@@ -81,5 +85,7 @@ async def live_stats(call: Call) -> LiveStatsOut:
         now=time.monotonic(),
         peers=len(hub.peers),
         executor_queue=None if queue is None else queue.qsize(),
+        loop_lag_s=hub.loop_lag.worst(),
+        offers_refused=hub.admission.refused,
         sessions=sessions,
     )

@@ -46,7 +46,12 @@ class Settings:
     """Child processes computing face descriptors (dlib holds the GIL); 0 runs them in the
     detector threads."""
     identity_interval_seconds: float = 30.0
-    """Seconds between identity checks when nothing (face count, face jump) triggers one."""
+    """Most seconds between identity checks when no change of the face triggers one."""
+    max_live_sessions: int = 0
+    """New live candidates are refused (503, Retry-After) beyond this many; 0: no limit."""
+    max_loop_lag_seconds: float = 0.25
+    """New live candidates are refused while the event loop has run later than this within
+    the last 5 s (ICE consent checks fail beyond 0.5 s and drop every peer)."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -163,6 +168,10 @@ def load_settings(
         values["identity_interval_seconds"] = _float(
             "PROCTOR_IDENTITY_INTERVAL_SECONDS", interval, minimum=1.0
         )
+    if cap := env.get("PROCTOR_MAX_LIVE_SESSIONS"):
+        values["max_live_sessions"] = _int("PROCTOR_MAX_LIVE_SESSIONS", cap, minimum=0)
+    if lag := env.get("PROCTOR_MAX_LOOP_LAG_SECONDS"):
+        values["max_loop_lag_seconds"] = _float("PROCTOR_MAX_LOOP_LAG_SECONDS", lag, minimum=0.05)
     if servers := env.get("PROCTOR_ICE_SERVERS"):
         values["ice_servers"] = _ice_servers("PROCTOR_ICE_SERVERS", servers)
     if hosts := env.get("PROCTOR_ICE_HOSTS"):

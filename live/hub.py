@@ -22,6 +22,7 @@ from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
 from detectors.identity_pool import DescriptorPool
 from detectors.pipeline import AnalyzerSettings
+from live.admission import Admission, LoopLag
 from live.session import LiveContext, LiveSession
 from live.sinks import ChannelSink, ConsoleSink, StoreSink, alert_message
 from media.constraints import CaptureProfile
@@ -31,6 +32,10 @@ from signaling.registry import PeerRegistry
 from storage.models import Exam, ExamSession, ReferenceFace
 
 logger = logging.getLogger(__name__)
+
+
+class ServerBusy(Exception):
+    """A new live candidate was refused: the server is at its limit (the message says which)."""
 
 
 class LiveHub:
@@ -61,6 +66,13 @@ class LiveHub:
             describe=None if self.descriptors is None else self.descriptors.describe,
         )
         self._closing: set[asyncio.Task[None]] = set()
+        self.loop_lag = LoopLag()
+        self.loop_lag.start()
+        self.admission = Admission(
+            self.loop_lag,
+            max_sessions=settings.max_live_sessions,
+            max_lag=settings.max_loop_lag_seconds,
+        )
 
     def _peer_of(self, session_id: int) -> CandidatePeer | None:
         return self.peers.get(str(session_id))
@@ -98,6 +110,12 @@ class LiveHub:
             return live
 
     async def accept_offer(self, row: ExamSession, sdp: str, sdp_type: str) -> dict[str, Any]:
+        """Answer the page's offer. Raises `ServerBusy` for a candidate not live yet when
+        `admission` refuses one."""
+        new = row.id not in self._sessions
+        if new and (reason := self.admission.refusal(len(self._sessions))) is not None:
+            logger.warning("session %s: stream refused: %s", row.id, reason)
+            raise ServerBusy(reason)
         live = await self.open(row)
         return await live.accept_offer(sdp, sdp_type)
 
@@ -146,6 +164,7 @@ class LiveHub:
             if isinstance(result, BaseException):
                 logger.error("closing a live session failed", exc_info=result)
         await self.peers.close_all()
+        await self.loop_lag.stop()
         self.bus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
         if self.descriptors is not None:

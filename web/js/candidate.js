@@ -589,12 +589,13 @@ class ExamView {
   }
 
   onLinkState(linkState) {
-    const labels = { connecting: ["Connecting", "warn"], connected: ["Connected", "ok"], reconnecting: ["Reconnecting", "warn"], ended: ["Ended", ""] };
+    const labels = { connecting: ["Connecting", "warn"], connected: ["Connected", "ok"], reconnecting: ["Reconnecting", "warn"], waiting: ["Waiting for the server", "warn"], ended: ["Ended", ""] };
     const [label, cls] = labels[linkState] || [linkState, ""];
     this.connection.className = `badge${cls ? " " + cls : ""}`;
     this.connection.dataset.state = linkState;
     clear(this.connection, h(`span.dot${cls ? "." + cls : ""}`), label);
     if (linkState === "reconnecting") toast("Your connection dropped. Reconnecting…", { kind: "warn", timeout: 4000 });
+    if (linkState === "waiting") toast("The proctoring server is busy. Your exam stays open; video resumes in a few seconds.", { kind: "warn", timeout: 8000 });
   }
 
   onServerMessage(message) {

@@ -10,7 +10,8 @@ const QUEUE_LIMIT = 50;
 
 export class ExamLink {
   /**
-   * handlers: onState(state) with "connecting" | "connected" | "reconnecting" | "ended",
+   * handlers: onState(state) with "connecting" | "connected" | "reconnecting" | "waiting"
+   *   (the server is full and asked us to retry later) | "ended",
    * onMessage(object) for what the server sends, onEnded(error) when the attempt is closed.
    */
   constructor(api, sessionId, stream, handlers = {}) {
@@ -116,6 +117,11 @@ export class ExamLink {
         this.stop();
         return;
       }
+      if (error instanceof ApiError && error.status === 503) {
+        // The server is full: it asks us to come back later rather than overload it.
+        this.retry("waiting", 1000 * (error.details.retry_after || 15));
+        return;
+      }
       this.retry();
     }
   }
@@ -156,12 +162,11 @@ export class ExamLink {
     }
   }
 
-  retry() {
+  retry(state = "reconnecting", delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]) {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
     this.teardown();
-    this.setState("reconnecting");
-    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.setState(state);
     this.attempt += 1;
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
