@@ -59,6 +59,8 @@ class CandidateResult:
     """Each: arrival (monotonic), kind, state, incident_id."""
     events: list[dict[str, Any]] = field(default_factory=list)
     """Each scripted event as sent: kind, at (monotonic instant of its first frame/sample)."""
+    refusals: int = 0
+    """Offers the server refused with 503 (full or overloaded) before one was taken."""
     video_sent: int = 0
     video_late: int = 0
     audio_sent: int = 0
@@ -137,21 +139,30 @@ class WebRtcCandidate:
         if state == "connected" and self.result.connected_at is None:
             self.result.connected_at = now
 
-    async def connect(self, http: aiohttp.ClientSession) -> None:
+    async def connect(self, http: aiohttp.ClientSession, stop_at: float) -> None:
         await asyncio.sleep(max(0.0, self.start_at - time.monotonic()))
         self.result.offer_at = time.monotonic()
         try:
             offer = await self.pc.createOffer()
             self.ice.prepare_gathering(self.pc)
             await self.pc.setLocalDescription(offer)
-            async with http.post(
-                f"{self.base_url}/api/sessions/{self.session_id}/offer",
-                json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
-                headers={"Authorization": f"Bearer {self.token}"},
-            ) as response:
-                body = await response.json()
+            while True:
+                async with http.post(
+                    f"{self.base_url}/api/sessions/{self.session_id}/offer",
+                    json={"sdp": self.pc.localDescription.sdp, "type": "offer"},
+                    headers={"Authorization": f"Bearer {self.token}"},
+                ) as response:
+                    body = await response.json()
+                    retry_after = float(response.headers.get("Retry-After", "15"))
+                if response.status == 503:  # like the page: wait as asked, then offer again
+                    self.result.refusals += 1
+                    if time.monotonic() + retry_after >= stop_at:
+                        raise RuntimeError(f"offer refused {self.result.refusals} times: {body}")
+                    await asyncio.sleep(retry_after)
+                    continue
                 if response.status != 200:
                     raise RuntimeError(f"offer: HTTP {response.status} {body}")
+                break
             await self.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "answer"))
             self.result.answered_at = time.monotonic()
         except Exception as error:  # reported per candidate, the others go on
@@ -246,7 +257,7 @@ async def run(spec: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
         lag_task = asyncio.create_task(loop_lag(stop_at, lags))
         if spec["mode"] == "webrtc":
             peers = [WebRtcCandidate(c, media, spec["audio"]) for c in spec["candidates"]]
-            await asyncio.gather(*(p.connect(http) for p in peers))
+            await asyncio.gather(*(p.connect(http, stop_at) for p in peers))
             await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
             try:
                 async with asyncio.timeout(HANGUP_SECONDS):

@@ -866,6 +866,9 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
                 "generator_results": len(gen_results),
                 "offer_errors": [c["error"] for c in cands if c["error"]],
                 "client_connected": sum(1 for c in cands if c["final_state"] == "connected"),
+                # Admission control: candidates the server never took (503 until the end).
+                "refused": sum(1 for c in cands if c["refusals"] and c["answered_at"] is None),
+                "offers_refused": sum(c["refusals"] for c in cands),
                 "video_late_packets": sum(c["video_late"] for c in cands),
                 "generator_loop_lag_max_ms": max(
                     (g["loop_lag_max_ms"] or 0 for g in gen_results), default=None
@@ -973,9 +976,9 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
 # --- report -----------------------------------------------------------------------------
 
 COLUMNS = (
-    ("N", 4), ("held", 5), ("conn", 5), ("rx fps", 7), ("an/s med", 9), ("an/s min", 9),
-    ("lat p50", 8), ("lat p95", 8), ("alert p50", 10), ("alert p95", 10), ("missed", 7),
-    ("spur", 5), ("cpu/cand", 9), ("MB/cand", 8), ("mem flat", 9), ("upl cpu", 8),
+    ("N", 4), ("held", 5), ("conn", 5), ("refused", 8), ("rx fps", 7), ("an/s med", 9),
+    ("an/s min", 9), ("lat p50", 8), ("lat p95", 8), ("alert p50", 10), ("alert p95", 10),
+    ("missed", 7), ("spur", 5), ("cpu/cand", 9), ("MB/cand", 8), ("mem flat", 9), ("upl cpu", 8),
     ("ratio", 6),
 )  # fmt: skip
 
@@ -1001,6 +1004,7 @@ def row(result: dict[str, Any]) -> list[str]:
         fmt(result["n"]),
         fmt(live.get("held")),
         fmt(live.get("server_connected")),
+        fmt(w.get("refused")),
         fmt(live.get("frames_received_per_s"), ".0f"),
         fmt(rates.get("median")),
         fmt(rates.get("min")),
