@@ -5,6 +5,7 @@ admin building an exam, enrolling people and reading history and charts."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -254,3 +255,73 @@ async def test_admin_builds_an_exam_enrols_people_and_reads_history_and_charts(
         await page.wait_for_selector("#chart-risk rect")
         await screenshot(page, "console-insights")
         assert errors == []
+
+
+@pytest.mark.webrtc
+async def test_a_full_server_makes_the_page_wait_then_it_connects(
+    settings: Settings, media: FakeMedia, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.live.BUSY_RETRY_SECONDS", 2)  # the page waits what it is told
+    async with (
+        serve(replace(settings, max_live_sessions=1)) as server,
+        aiohttp.ClientSession() as http,
+        chromium(media) as browser,
+    ):
+        rest = Rest(http, server.url)
+        admin = await rest.login(*ADMIN)
+        exam = await rest.call(
+            "POST",
+            "/api/exams",
+            admin,
+            json={"title": "Full", "duration_minutes": 10, "questions": []},
+        )
+        tokens = {}
+        for name in ("uma", "rita"):
+            await rest.call(
+                "POST", "/register", json={"username": name, "password": "candidate-pass-1"}
+            )
+            tokens[name] = await rest.login(name, "candidate-pass-1")
+            async with http.put(
+                server.url + "/api/me/reference-photo",
+                data=(DATA / "obama2.jpg").read_bytes(),
+                headers={"Authorization": f"Bearer {tokens[name]}", "Content-Type": "image/jpeg"},
+            ) as response:
+                assert response.status == 200
+            await rest.call(
+                "POST", f"/api/exams/{exam['id']}/candidates", admin, json={"usernames": [name]}
+            )
+        # Uma takes the only place (through the upload path).
+        uma = await rest.call("POST", f"/api/exams/{exam['id']}/sessions", tokens["uma"])
+        form = aiohttp.FormData()
+        form.add_field("session_id", str(uma["session_id"]))
+        form.add_field(
+            "image",
+            (DATA / "obama.jpg").read_bytes(),
+            filename="obama.jpg",
+            content_type="image/jpeg",
+        )
+        async with http.post(
+            server.url + "/upload-frame",
+            data=form,
+            headers={"Authorization": f"Bearer {tokens['uma']}"},
+        ) as response:
+            assert response.status == 200
+
+        page = await (await browser.new_context(viewport=VIEWPORT, bypass_csp=True)).new_page()
+        await page.goto(server.url + "/")
+        await page.fill("#auth-username", "rita")
+        await page.fill("#auth-password", "candidate-pass-1")
+        await page.click("#auth-submit")
+        await page.wait_for_selector("#check-photo[data-ok=true]")
+        await page.click(".start-exam")
+        await page.click("#confirm-ok")
+        await page.wait_for_selector("#connection-status[data-state=waiting]", timeout=10_000)
+        await page.wait_for_selector(".toast .t-body:text('proctoring server is busy')")
+        assert await page.is_visible("#exam-view")  # the exam stays open meanwhile
+        await screenshot(page, "candidate-server-busy")
+
+        # Uma submits: her place frees up and Rita's page gets in by itself.
+        await rest.call(
+            "POST", "/submit", tokens["uma"], json={"session_id": uma["session_id"], "answers": []}
+        )
+        await page.wait_for_selector("#connection-status[data-state=connected]", timeout=20_000)
