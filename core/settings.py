@@ -41,10 +41,14 @@ class Settings:
     """Addresses offered as ICE host candidates; None means every interface."""
     analysis_fps: float = 2.0
     stream_lost_grace_seconds: float = 10.0
-    detector_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    detector_threads: int = field(default_factory=lambda: max(2, min(8, 2 * (os.cpu_count() or 1))))
+    """Worker threads: they run the voice detector and wait on the analysis processes."""
+    analysis_processes: int = field(default_factory=lambda: max(1, min(8, os.cpu_count() or 1)))
+    """Child processes analysing frames (identity included), each with a GIL of its own;
+    0 analyses in the worker threads."""
     identity_processes: int = 1
-    """Child processes computing face descriptors (dlib holds the GIL); 0 runs them in the
-    detector threads."""
+    """Without analysis processes: child processes computing face descriptors (dlib holds
+    the GIL); 0 runs them in the worker threads."""
     identity_interval_seconds: float = 30.0
     """Most seconds between identity checks when no change of the face triggers one."""
     max_live_sessions: int = 0
@@ -162,6 +166,8 @@ def load_settings(
         )
     if threads := env.get("PROCTOR_DETECTOR_THREADS"):
         values["detector_threads"] = _int("PROCTOR_DETECTOR_THREADS", threads, minimum=1)
+    if processes := env.get("PROCTOR_ANALYSIS_PROCESSES"):
+        values["analysis_processes"] = _int("PROCTOR_ANALYSIS_PROCESSES", processes, minimum=0)
     if processes := env.get("PROCTOR_IDENTITY_PROCESSES"):
         values["identity_processes"] = _int("PROCTOR_IDENTITY_PROCESSES", processes, minimum=0)
     if interval := env.get("PROCTOR_IDENTITY_INTERVAL_SECONDS"):

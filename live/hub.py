@@ -18,6 +18,7 @@ from alerts.presets import resolve_rules
 from api.errors import unprocessable
 from api.schemas import LiveAlertOut, UploadFrameOut
 from core.settings import Settings
+from detectors.analysis_pool import AnalysisPool
 from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
 from detectors.identity_pool import DescriptorPool
@@ -49,8 +50,14 @@ class LiveHub:
         dispatcher = AlertDispatcher(
             [StoreSink(db), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
         )
+        # Analysis in child processes runs the identity descriptor there too.
+        self.analysis = (
+            AnalysisPool(settings.analysis_processes) if settings.analysis_processes else None
+        )
         self.descriptors = (
-            DescriptorPool(settings.identity_processes) if settings.identity_processes else None
+            DescriptorPool(settings.identity_processes)
+            if settings.identity_processes and self.analysis is None
+            else None
         )
         self._context = LiveContext(
             executor=self.executor,
@@ -64,6 +71,7 @@ class LiveHub:
             stream_lost_grace=settings.stream_lost_grace_seconds,
             analyzer=AnalyzerSettings(identity_interval=settings.identity_interval_seconds),
             describe=None if self.descriptors is None else self.descriptors.describe,
+            analysis_pool=self.analysis,
         )
         self._closing: set[asyncio.Task[None]] = set()
         self.loop_lag = LoopLag()
@@ -169,3 +177,5 @@ class LiveHub:
         self.executor.shutdown(wait=True, cancel_futures=True)
         if self.descriptors is not None:
             self.descriptors.close()
+        if self.analysis is not None:
+            self.analysis.close()

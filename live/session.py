@@ -22,6 +22,7 @@ from alerts.engine import RuleEngine
 from alerts.errors import AlertNotStored
 from alerts.events import AlertEvent, IncidentState
 from alerts.presets import RuleBook
+from detectors.analysis_pool import AnalysisPool, RemoteAnalyzer
 from detectors.base import AlertKind, FrameAnalysis, Observation
 from detectors.face_detector import Detection
 from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, FrameAnalyzer
@@ -59,6 +60,9 @@ class LiveContext:
     analyzer: AnalyzerSettings
     describe: Callable[[np.ndarray, Detection], np.ndarray] | None
     """Face descriptors off the GIL (a `DescriptorPool`), or None for the detector thread."""
+    analysis_pool: AnalysisPool | None = None
+    """Frame analysis in child processes (then `describe` is not used), or None for the
+    detector threads."""
 
 
 class LiveSession:
@@ -75,7 +79,11 @@ class LiveSession:
         self.exam_id = exam_id
         self._context = context
         self._engine = RuleEngine(rules)
-        self._frames = FrameAnalyzer(reference, context.analyzer, describe=context.describe)
+        self._frames: FrameAnalyzer | RemoteAnalyzer
+        if context.analysis_pool is not None:
+            self._frames = context.analysis_pool.analyzer(session_id, reference, context.analyzer)
+        else:
+            self._frames = FrameAnalyzer(reference, context.analyzer, describe=context.describe)
         self._audio = AudioAnalyzer()
         self._frame_lock = threading.Lock()  # WebRTC and upload frames share one analyser
         self._audio_lock = threading.Lock()
@@ -291,6 +299,8 @@ class LiveSession:
         events = self._engine.close(time.monotonic())
         await self._deliver(events)
         self._closed = True
+        if isinstance(self._frames, RemoteAnalyzer):
+            self._frames.close()
         self._ticker.cancel()
         await self.broadcast.close()
         await self._context.peers.close(str(self.session_id))

@@ -27,7 +27,8 @@ def settings(tmp_path: Path) -> Settings:
         admin_password=ADMIN[1],
         ice_hosts=("127.0.0.1",),
         stream_lost_grace_seconds=1.0,
-        detector_threads=1,
+        detector_threads=2,
+        analysis_processes=1,
         # The test clients encode their video in the server's own event loop, which makes it
         # late now and then; admission by loop lag is tested on its own (test_live_admission).
         max_loop_lag_seconds=10.0,

@@ -1,0 +1,124 @@
+"""Frame analysis in child processes, each session's analyser pinned to one child.
+
+The models release the GIL, but the Python around them (letterboxing, decoding boxes, crops,
+head pose, the analyser's bookkeeping) does not. With 30 candidates on one process that
+Python competed with the event loop for one GIL: the machine still had a third of its CPU
+idle while analyses queued (BENCHMARKS.md). In child processes each analysis has a GIL of
+its own, and the identity descriptor (dlib holds the GIL ~70 ms) runs there in-line.
+
+A `FrameAnalyzer` keeps per-session state (calibration, mouth history, the face last
+checked), so every frame of a session goes to the same child: `session_id % processes`.
+The child creates the analyser on the session's first frame, and again after a restart,
+so a child that dies costs that session its calibration, not its analysis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from detectors.base import FrameAnalysis
+from detectors.pipeline import AnalyzerSettings, FrameAnalyzer
+
+__all__ = ["AnalysisPool", "RemoteAnalyzer"]
+
+logger = logging.getLogger(__name__)
+
+_ANALYZERS: dict[int, FrameAnalyzer] = {}
+"""In a child: the analysers of the sessions pinned to it."""
+
+
+def _analyze(
+    session_id: int,
+    reference: np.ndarray | None,
+    settings: AnalyzerSettings,
+    bgr: np.ndarray,
+    ts: float,
+) -> FrameAnalysis:
+    """Runs in the child."""
+    analyzer = _ANALYZERS.get(session_id)
+    if analyzer is None:
+        analyzer = _ANALYZERS[session_id] = FrameAnalyzer(reference, settings)
+    return analyzer.analyze(bgr, ts)
+
+
+def _forget(session_id: int) -> None:
+    """Runs in the child."""
+    _ANALYZERS.pop(session_id, None)
+
+
+class AnalysisPool:
+    """`processes` children, started on first use (spawned: the server has threads)."""
+
+    def __init__(self, processes: int) -> None:
+        if processes < 1:
+            raise ValueError("AnalysisPool needs at least one process")
+        self._children: list[ProcessPoolExecutor | None] = [None] * processes
+        self._lock = threading.Lock()
+
+    def child(self, session_id: int) -> ProcessPoolExecutor:
+        index = session_id % len(self._children)
+        with self._lock:
+            child = self._children[index]
+            if child is None:
+                context = multiprocessing.get_context("spawn")
+                child = self._children[index] = ProcessPoolExecutor(1, mp_context=context)
+            return child
+
+    def replace_broken(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            for index, child in enumerate(self._children):
+                if child is broken:
+                    self._children[index] = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def analyzer(
+        self, session_id: int, reference: np.ndarray | None, settings: AnalyzerSettings
+    ) -> RemoteAnalyzer:
+        return RemoteAnalyzer(self, session_id, reference, settings)
+
+    def close(self) -> None:
+        with self._lock:
+            children, self._children = self._children, [None] * len(self._children)
+        for child in children:
+            if child is not None:
+                child.shutdown(wait=True, cancel_futures=True)
+
+
+class RemoteAnalyzer:
+    """`FrameAnalyzer.analyze` for one session, run in its child. Call from a worker
+    thread (it waits for the child with the GIL released), one frame at a time."""
+
+    def __init__(
+        self,
+        pool: AnalysisPool,
+        session_id: int,
+        reference: np.ndarray | None,
+        settings: AnalyzerSettings,
+    ) -> None:
+        self._pool = pool
+        self.session_id = session_id
+        self._reference = reference
+        self._settings = settings
+
+    def analyze(self, bgr: np.ndarray, ts: float) -> FrameAnalysis:
+        child = self._pool.child(self.session_id)
+        args = (self.session_id, self._reference, self._settings, bgr, ts)
+        try:
+            return child.submit(_analyze, *args).result()
+        except BrokenProcessPool:
+            logger.error("session %s: the analysis process died; starting a new one", args[0])
+            self._pool.replace_broken(child)
+            return self._pool.child(self.session_id).submit(_analyze, *args).result()
+
+    def close(self) -> None:
+        """Drop the session's analyser in its child (best effort, does not wait)."""
+        # A child that is gone or shutting down has lost the analyser anyway.
+        with contextlib.suppress(BrokenProcessPool, RuntimeError):
+            self._pool.child(self.session_id).submit(_forget, self.session_id)
