@@ -51,8 +51,7 @@ def test_each_session_keeps_its_state_in_its_child(pool: AnalysisPool, obama: np
     sessions = [pool.analyzer(sid, obama, AnalyzerSettings()) for sid in (2, 3)]
     for session in sessions:
         checks = [
-            session.analyze(live(webcam("obama2"), i), i * 0.5).identity_distance
-            for i in range(4)
+            session.analyze(live(webcam("obama2"), i), i * 0.5).identity_distance for i in range(4)
         ]
         assert [d is not None for d in checks] == [True, False, False, False]
     assert pool.child(2) is not pool.child(3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -17,6 +18,11 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert settings.ice_servers == () and settings.ice_hosts is None
     assert settings.analysis_fps == 2.0
     assert (settings.identity_processes, settings.identity_interval_seconds) == (1, 30.0)
+    cores = os.cpu_count() or 1
+    assert settings.analysis_processes == min(8, cores)
+    assert settings.max_live_sessions == min(40, 15 * cores)
+    unlimited, _ = load_settings({"PROCTOR_MAX_LIVE_SESSIONS": "0"})
+    assert unlimited.max_live_sessions == 0
 
 
 def test_flags_win_over_environment() -> None:
@@ -39,6 +45,9 @@ def test_flags_win_over_environment() -> None:
             "PROCTOR_IDENTITY_PROCESSES='-1' must be at least 0",
         ),
         ({"PROCTOR_IDENTITY_INTERVAL_SECONDS": "0.1"}, "PROCTOR_IDENTITY_INTERVAL_SECONDS"),
+        ({"PROCTOR_MAX_LIVE_SESSIONS": "-1"}, "PROCTOR_MAX_LIVE_SESSIONS='-1' must be at least 0"),
+        ({"PROCTOR_MAX_LOOP_LAG_SECONDS": "0"}, "PROCTOR_MAX_LOOP_LAG_SECONDS"),
+        ({"PROCTOR_ANALYSIS_PROCESSES": "x"}, "PROCTOR_ANALYSIS_PROCESSES"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
