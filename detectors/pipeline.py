@@ -136,12 +136,13 @@ class FrameAnalyzer:
         """True once the neutral pose is fixed."""
         return self._calibration.done
 
-    def analyze(self, bgr: np.ndarray, ts: float) -> FrameAnalysis:
-        """Everything this frame shows. `ts`: seconds on the session clock."""
+    def analyze(self, image: np.ndarray, ts: float) -> FrameAnalysis:
+        """Everything this frame shows: `image` is BGR or I420 (see `to_bgr`). `ts`: seconds
+        on the session clock."""
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("FrameAnalyzer.analyze called concurrently for one session")
         try:
-            return self._analyze(bgr, ts)
+            return self._analyze(to_bgr(image), ts)
         finally:
             self._busy.release()
 
@@ -332,6 +333,17 @@ class AudioAnalyzer(VoiceActivityDetector):
     def feed_frame(self, frame: object, ts: float) -> list[Observation]:
         samples, rate = pcm_from_frame(frame)
         return self.feed(samples, rate, ts)
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """A frame as BGR (h, w, 3): BGR is returned as is; I420, a decoded video frame's planes
+    stacked as (h * 3 / 2, w) (`av.VideoFrame.to_ndarray(format="yuv420p")`), is converted.
+    Live frames travel as I420: half the bytes of BGR, and converted where they are used."""
+    if image.ndim == 3:
+        return image
+    if image.ndim == 2 and image.shape[0] % 3 == 0:
+        return cv2.cvtColor(image, cv2.COLOR_YUV2BGR_I420)
+    raise ValueError(f"expected a BGR or I420 frame, got shape {image.shape}")
 
 
 APPEARANCE_SIZE = 24

@@ -25,7 +25,7 @@ from alerts.presets import RuleBook
 from detectors.analysis_pool import AnalysisPool, RemoteAnalyzer
 from detectors.base import AlertKind, FrameAnalysis, Observation
 from detectors.face_detector import Detection
-from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, FrameAnalyzer
+from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, FrameAnalyzer, to_bgr
 from live.clock import iso
 from live.page_events import observation_from_page
 from live.watch import Broadcast, Thumbnail
@@ -202,11 +202,11 @@ class LiveSession:
 
     # --- analysis ---------------------------------------------------------------------
 
-    def _analyze_frame(self, bgr: np.ndarray, ts: float) -> FrameAnalysis:
-        """Runs in a worker thread."""
+    def _analyze_frame(self, image: np.ndarray, ts: float) -> FrameAnalysis:
+        """Runs in a worker thread; `image` is BGR (uploads) or I420 (the live stream)."""
         with self._frame_lock:
-            analysis = self._frames.analyze(bgr, ts)
-            self._last_frame = bgr
+            analysis = self._frames.analyze(image, ts)
+            self._last_frame = image
             return analysis
 
     def _process_audio(self, pcm: np.ndarray, rate: int, ts: float) -> list[Observation]:
@@ -276,7 +276,7 @@ class LiveSession:
         def write() -> bool:
             path.parent.mkdir(parents=True, exist_ok=True)
             ok, data = cv2.imencode(
-                ".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
+                ".jpg", to_bgr(frame), [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
             )
             if ok:
                 path.write_bytes(data.tobytes())

@@ -37,6 +37,7 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 from av import VideoFrame
 from av.packet import Packet
 
+from detectors.pipeline import to_bgr
 from media.consumer import TrackConsumer, cancel_and_wait
 from media.tasks import spawn
 from signaling.errors import InvalidOffer
@@ -96,7 +97,8 @@ class Thumbnail:
             return self._jpeg
 
 
-def _encode_thumbnail(frame: np.ndarray) -> bytes:
+def _encode_thumbnail(image: np.ndarray) -> bytes:
+    frame = to_bgr(image)
     height, width = frame.shape[:2]
     if width > THUMBNAIL_WIDTH:
         size = (THUMBNAIL_WIDTH, max(1, round(height * THUMBNAIL_WIDTH / width)))

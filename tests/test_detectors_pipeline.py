@@ -12,7 +12,7 @@ import pytest
 from detectors.base import AlertKind, FrameAnalysis
 from detectors.identity import reference_descriptor
 from detectors.models import Models, shared_models
-from detectors.pipeline import AnalyzerSettings, FrameAnalyzer, face_appearance
+from detectors.pipeline import AnalyzerSettings, FrameAnalyzer, face_appearance, to_bgr
 from tests.clips import still
 
 DATA = Path(__file__).parent / "data"
@@ -239,6 +239,19 @@ def test_frozen_feed_blocks_the_camera(models: Models) -> None:
     results = [analyzer.analyze(frame, i * 0.5) for i in range(12)]  # 5.5 s, identical
     assert AlertKind.CAMERA_BLOCKED not in active(results[0])
     assert AlertKind.CAMERA_BLOCKED in active(results[-1])
+
+
+def test_i420_frames_give_the_same_answer_as_bgr(models: Models) -> None:
+    bgr = webcam("obama2")
+    i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    assert i420.shape == (720, 640)
+    a = FrameAnalyzer(None).analyze(bgr, 0.0)
+    b = FrameAnalyzer(None).analyze(i420, 0.0)
+    assert len(a.faces) == len(b.faces) == 1
+    assert abs(a.faces[0].x - b.faces[0].x) < 0.01
+    assert abs(a.faces[0].width - b.faces[0].width) < 0.01
+    with pytest.raises(ValueError, match="BGR or I420"):
+        to_bgr(np.zeros((481, 640), np.uint8))
 
 
 def test_models_are_per_thread() -> None:

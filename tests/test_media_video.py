@@ -71,7 +71,8 @@ async def test_reads_every_frame_and_analyses_at_the_sampling_rate(
     assert stats.frames_received == track.sent == 60
     assert 9 <= stats.frames_analysed <= 12, stats
     assert [a.ts for a in analyses.delivered] == [f[2] for f in analyses.frames]
-    assert {(shape, dtype) for shape, dtype, _ in analyses.frames} == {((480, 640, 3), "uint8")}
+    # 640x480 as the decoder's I420 planes: half the bytes of BGR.
+    assert {(shape, dtype) for shape, dtype, _ in analyses.frames} == {((720, 640), "uint8")}
     stamps = [ts for _, _, ts in analyses.frames]
     assert started <= stamps[0] and stamps == sorted(stamps)
     assert stats.last_frame_at is not None and stats.last_frame_at <= time.monotonic()

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from detectors.base import FrameAnalysis, Observation
+from detectors.pipeline import to_bgr
 from media.audio import AudioSampler
 from media.video import VideoSampler
 from signaling.errors import InvalidOffer
@@ -61,7 +62,7 @@ class Recorder:
         self.threads.add(threading.current_thread().name)
         if self.delay:
             time.sleep(self.delay)
-        small = thumbnail(frame)
+        small = thumbnail(to_bgr(frame))
         diffs = {name: float(np.abs(small - ref).mean()) for name, ref in self.references.items()}
         best = min(diffs, key=diffs.__getitem__)
         self.seen.append((ts, best, diffs[best], frame.shape))
@@ -210,8 +211,8 @@ async def test_streams_real_clip_sampled_at_analysis_rate(
     assert len(recorder.delivered) == stats.frames_analysed
     assert stats.last_latency_s is not None and stats.last_latency_s < 0.5
     assert recorder.threads and all(name.startswith("analysis") for name in recorder.threads)
-    # Real pixels: BGR 640x480, showing the candidate first and then two faces.
-    assert {seen[3] for seen in recorder.seen} == {(480, 640, 3)}
+    # Real pixels: 640x480 as I420 planes, showing the candidate first and then two faces.
+    assert {seen[3] for seen in recorder.seen} == {(720, 640)}
     labels = [seen[1] for seen in recorder.seen]
     assert labels[0] == "candidate" and labels[-1] == "two_faces"
     assert labels == sorted(labels, key=["candidate", "two_faces"].index)
