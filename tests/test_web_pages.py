@@ -34,6 +34,39 @@ async def register_in_page(page: Any, base: str, username: str) -> None:
     await page.click("#auth-submit")
 
 
+async def enrolled_candidate(
+    rest: Rest, http: aiohttp.ClientSession, base: str, admin: str, exam_id: int, username: str
+) -> str:
+    """Register `username`, enrol their reference photo and them in the exam; their token."""
+    await rest.call(
+        "POST", "/register", json={"username": username, "password": "candidate-pass-1"}
+    )
+    token = await rest.login(username, "candidate-pass-1")
+    async with http.put(
+        base + "/api/me/reference-photo",
+        data=(DATA / "obama2.jpg").read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"},
+    ) as response:
+        assert response.status == 200
+    await rest.call(
+        "POST", f"/api/exams/{exam_id}/candidates", admin, json={"usernames": [username]}
+    )
+    return token
+
+
+async def start_exam_in_page(browser: Any, base: str, username: str) -> Any:
+    """Sign in on the candidate page and start the listed exam; the page."""
+    page = await (await browser.new_context(viewport=VIEWPORT, bypass_csp=True)).new_page()
+    await page.goto(base + "/")
+    await page.fill("#auth-username", username)
+    await page.fill("#auth-password", "candidate-pass-1")
+    await page.click("#auth-submit")
+    await page.wait_for_selector("#check-photo[data-ok=true]")
+    await page.click(".start-exam")
+    await page.click("#confirm-ok")
+    return page
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
@@ -81,28 +114,8 @@ async def test_link_reconnects_reports_page_events_and_ends_with_the_proctor(
             admin,
             json={"title": "Reconnect", "duration_minutes": 10, "questions": []},
         )
-        await rest.call(
-            "POST", "/register", json={"username": "rita", "password": "candidate-pass-1"}
-        )
-        rita = await rest.login("rita", "candidate-pass-1")
-        async with http.put(
-            server.url + "/api/me/reference-photo",
-            data=(DATA / "obama2.jpg").read_bytes(),
-            headers={"Authorization": f"Bearer {rita}", "Content-Type": "image/jpeg"},
-        ) as response:
-            assert response.status == 200
-        await rest.call(
-            "POST", f"/api/exams/{exam['id']}/candidates", admin, json={"usernames": ["rita"]}
-        )
-
-        page = await (await browser.new_context(viewport=VIEWPORT, bypass_csp=True)).new_page()
-        await page.goto(server.url + "/")
-        await page.fill("#auth-username", "rita")
-        await page.fill("#auth-password", "candidate-pass-1")
-        await page.click("#auth-submit")
-        await page.wait_for_selector("#check-photo[data-ok=true]")
-        await page.click(".start-exam")
-        await page.click("#confirm-ok")
+        await enrolled_candidate(rest, http, server.url, admin, exam["id"], "rita")
+        page = await start_exam_in_page(browser, server.url, "rita")
         await page.wait_for_selector("#connection-status[data-state=connected]", timeout=20_000)
         session_id = int(await page.get_attribute("#exam-view", "data-session-id") or 0)
 
@@ -275,21 +288,10 @@ async def test_a_full_server_makes_the_page_wait_then_it_connects(
             admin,
             json={"title": "Full", "duration_minutes": 10, "questions": []},
         )
-        tokens = {}
-        for name in ("uma", "rita"):
-            await rest.call(
-                "POST", "/register", json={"username": name, "password": "candidate-pass-1"}
-            )
-            tokens[name] = await rest.login(name, "candidate-pass-1")
-            async with http.put(
-                server.url + "/api/me/reference-photo",
-                data=(DATA / "obama2.jpg").read_bytes(),
-                headers={"Authorization": f"Bearer {tokens[name]}", "Content-Type": "image/jpeg"},
-            ) as response:
-                assert response.status == 200
-            await rest.call(
-                "POST", f"/api/exams/{exam['id']}/candidates", admin, json={"usernames": [name]}
-            )
+        tokens = {
+            name: await enrolled_candidate(rest, http, server.url, admin, exam["id"], name)
+            for name in ("uma", "rita")
+        }
         # Uma takes the only place (through the upload path).
         uma = await rest.call("POST", f"/api/exams/{exam['id']}/sessions", tokens["uma"])
         form = aiohttp.FormData()
@@ -307,14 +309,7 @@ async def test_a_full_server_makes_the_page_wait_then_it_connects(
         ) as response:
             assert response.status == 200
 
-        page = await (await browser.new_context(viewport=VIEWPORT, bypass_csp=True)).new_page()
-        await page.goto(server.url + "/")
-        await page.fill("#auth-username", "rita")
-        await page.fill("#auth-password", "candidate-pass-1")
-        await page.click("#auth-submit")
-        await page.wait_for_selector("#check-photo[data-ok=true]")
-        await page.click(".start-exam")
-        await page.click("#confirm-ok")
+        page = await start_exam_in_page(browser, server.url, "rita")
         await page.wait_for_selector("#connection-status[data-state=waiting]", timeout=10_000)
         await page.wait_for_selector(".toast .t-body:text('proctoring server is busy')")
         assert await page.is_visible("#exam-view")  # the exam stays open meanwhile
