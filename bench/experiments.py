@@ -10,6 +10,10 @@ BENCH_IDENTITY_PROCESSES=<k>
     the GIL for its whole ~70 ms, freezing the event loop and every other thread meanwhile;
     in a child process it does not. The thread sends the face region (box plus margin), not
     the whole frame, and waits for the result with the GIL released.
+BENCH_SWITCH_INTERVAL=<ms>
+    `sys.setswitchinterval`: how long a thread may hold the GIL while another waits for it
+    (Python's default 5 ms). The event loop gives the GIL up on every socket call and
+    waits up to this long to get it back from the decoder and worker threads.
 BENCH_TRACEMALLOC=<a>,<b>,<path>
     Trace Python allocations from start-up (slows the server down: use a small N), take
     snapshots <a> and <b> seconds after start-up and write the 30 largest growths between
@@ -130,6 +134,12 @@ def apply(environ: dict[str, str] | None = None) -> list[str]:
     if value := env.get("BENCH_IDENTITY_PROCESSES"):
         _identity_processes(int(value))
         applied.append(f"identity_processes={value}")
+    if value := env.get("BENCH_SWITCH_INTERVAL"):
+        import sys
+
+        sys.setswitchinterval(float(value) / 1000.0)
+        log.warning("experiment: GIL switch interval %s ms", value)
+        applied.append(f"switch_interval={value}")
     if value := env.get("BENCH_TRACEMALLOC"):
         _tracemalloc(value)
         applied.append("tracemalloc")

@@ -121,6 +121,27 @@ def test_multiple_faces_on_the_composite(models: Models, obama_reference: np.nda
     assert AlertKind.FACE_MISMATCH not in active(r)
 
 
+def test_identity_stops_at_the_first_face_that_matches(models: Models) -> None:
+    frame = live(composite(), 0)
+    faces = models.face_detector.detect_full(frame)
+    assert len(faces) == 2
+    described: list[object] = []
+
+    def describe(bgr: np.ndarray, face: object) -> np.ndarray:
+        described.append(face)
+        return models.verifier.describe(bgr, face)  # type: ignore[arg-type]
+
+    # The largest face is the candidate: the second one is never described.
+    largest = models.verifier.describe(frame, faces[0])
+    r = FrameAnalyzer(largest, describe=describe).analyze(frame, 0.0)
+    assert len(described) == 1 and AlertKind.FACE_MISMATCH not in active(r)
+    # Nobody in view is the candidate: both are described before the mismatch.
+    described.clear()
+    stranger = reference_descriptor(photo("astronaut"))
+    r = FrameAnalyzer(stranger, describe=describe).analyze(frame, 0.0)
+    assert len(described) == 2 and AlertKind.FACE_MISMATCH in active(r)
+
+
 def test_face_mismatch_when_someone_else_sits_down(
     models: Models, obama_reference: np.ndarray
 ) -> None:
