@@ -8,6 +8,7 @@ session (frames of one session are analysed in order; a second concurrent call r
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import threading
 import time
@@ -68,10 +69,14 @@ class AnalyzerSettings:
     """Iris landmarks cost ~2 ms per frame; off means no gaze."""
     talk_window: float = 2.0
     """Seconds of mouth-opening history used for TALKING."""
-    talk_min_frames: int = 6
-    talk_std_threshold: float = 0.03
-    """Standard deviation of the mouth-opening ratio over the window above which the
-    candidate is taken to be talking (a still mouth varies by ~0.005)."""
+    talk_move_threshold: float = 0.06
+    """Change of the mouth-opening ratio (gap over width) between two analysed frames that
+    counts as the mouth moving; a still mouth varies by ~0.005 between frames."""
+    talk_min_moves: int = 2
+    """Moves within the window that make TALKING: speech opens and closes the mouth again
+    and again, while a face swapped for another one between two frames (one person's
+    open mouth for another's closed one) is a single step. Two moves need three frames,
+    so this works at 2 analyses a second, and at the 1 a second of back-off."""
     camera: CameraSettings = field(default_factory=CameraSettings)
 
 
@@ -215,9 +220,7 @@ class FrameAnalyzer:
                     )
                     obs.append(obs_look)
                 if count == 1:
-                    talking = self._talking(ts, mouth)
-                    if talking is not None:
-                        obs.append(talking)
+                    obs.append(self._talking(ts, mouth))
 
         identity = None
         compared = faces[: max(1, s.identity_max_faces)]
@@ -292,21 +295,20 @@ class FrameAnalyzer:
         )
         return observation, rel_yaw, rel_pitch, rel_gaze
 
-    def _talking(self, ts: float, mouth: float) -> Observation | None:
-        """TALKING from the spread of the mouth-opening ratio over the last seconds."""
+    def _talking(self, ts: float, mouth: float) -> Observation:
+        """TALKING from how often the mouth opening moved over the last seconds."""
         s = self.settings
         self._mouth.append((ts, mouth))
         while self._mouth and ts - self._mouth[0][0] > s.talk_window:
             self._mouth.popleft()
-        if len(self._mouth) < s.talk_min_frames:
-            return None
-        spread = float(np.std([m for _, m in self._mouth]))
+        openings = [m for _, m in self._mouth]
+        moves = sum(abs(b - a) > s.talk_move_threshold for a, b in itertools.pairwise(openings))
         return Observation(
             AlertKind.TALKING,
-            spread > s.talk_std_threshold,
+            moves >= s.talk_min_moves,
             ts,
-            confidence=min(1.0, spread / (2 * s.talk_std_threshold)),
-            message=f"mouth movement {spread:.3f}",
+            confidence=min(1.0, 0.5 * moves / s.talk_min_moves + 0.25),
+            message=f"mouth moved {moves} time(s) in {s.talk_window:.0f} s",
         )
 
     def _identity_due(self, ts: float, looks: list[np.ndarray | None]) -> bool:

@@ -248,6 +248,26 @@ def test_talking_from_mouth_movement(models: Models) -> None:
     assert AlertKind.TALKING in active(results[-1])
 
 
+def test_talking_at_two_analyses_a_second(models: Models) -> None:
+    # The server's default rate: two moves fit in the 2 s window from the third frame on.
+    analyzer = FrameAnalyzer(None, AnalyzerSettings(yaw_threshold=90, pitch_threshold=90))
+    frames = [webcam("obama"), webcam("obama2")]
+    results = [analyzer.analyze(live(frames[i % 2], i), i * 0.5) for i in range(6)]
+    assert [AlertKind.TALKING in active(r) for r in results] == [False] * 2 + [True] * 4
+    talking = next(o for o in results[-1].observations if o.kind is AlertKind.TALKING)
+    assert "moved 4 time(s)" in talking.message
+
+
+def test_a_face_swap_is_not_talking(models: Models) -> None:
+    # One person's open mouth replaced by another's closed one (the benchmark's swap, one
+    # face in view throughout) is one step of the mouth opening, not speech.
+    analyzer = FrameAnalyzer(None, AnalyzerSettings(yaw_threshold=90, pitch_threshold=90))
+    scene = [still("candidate")] * 4 + [still("other_person")] * 6
+    results = [analyzer.analyze(live(frame, i), i / 3) for i, frame in enumerate(scene)]
+    assert all(len(r.faces) == 1 for r in results)
+    assert not any(AlertKind.TALKING in active(r) for r in results)
+
+
 def test_black_frame_blocks_the_camera(models: Models) -> None:
     analyzer = FrameAnalyzer(None)
     r = analyzer.analyze(np.zeros((480, 640, 3), np.uint8), 0.0)
