@@ -15,6 +15,9 @@ The WebSocket first sends a snapshot of the exam's active attempts, then streams
     {"type": "analysis", "session_id", ...}       overlays, only for the focused session
     {"type": "message", "session_id", ...}        a proctor's message to a candidate
     {"type": "snapshot", ...}                     again, after a gap or when attempts change
+    {"type": "closed", "error": {code, message}}  the caller may no longer watch (token
+                                                  expired, role or assignment changed); the
+                                                  socket then closes with 4000 + HTTP status
 
 and accepts `{"type": "focus", "session_id": id | null}` (whose overlays to stream) and
 `{"type": "snapshot"}` (send a fresh snapshot).
@@ -278,7 +281,7 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     sockets: set[web.WebSocketResponse] = services.extras.setdefault(SOCKETS, set())
     sockets.add(ws)
-    console = _Console(services, hub, exam_id, ws)
+    console = _Console(services, hub, exam_id, ws, token)
     try:
         await console.run()
     except ConnectionResetError:
@@ -293,9 +296,15 @@ class _Console:
     """One open console: the bus subscription in, the socket out."""
 
     def __init__(
-        self, services: Services, hub: LiveHub, exam_id: int, ws: web.WebSocketResponse
+        self,
+        services: Services,
+        hub: LiveHub,
+        exam_id: int,
+        ws: web.WebSocketResponse,
+        token: str,
     ) -> None:
         self.services = services
+        self.token = token
         self.hub = hub
         self.exam_id = exam_id
         self.ws = ws
@@ -365,12 +374,30 @@ class _Console:
                     await self.forward(message)
                 if loop.time() >= next_resync:
                     next_resync = loop.time() + RESYNC_SECONDS
+                    if not await self.still_allowed():
+                        return
                     if await _active_ids(self.services, self.exam_id) != self.known:
                         await self.send_snapshot()
         finally:
             for task in (pending, wanted):
                 if task is not None:
                     task.cancel()
+
+    async def still_allowed(self) -> bool:
+        """The checks made at connect, made again: a token that expired, a user demoted or
+        removed, an exam no longer visible to them close the socket (code 4000 + the HTTP
+        status the same request would get now), after a last message saying why."""
+        try:
+            user = await user_from_token(self.token, self.services)
+            async with self.services.db() as db:
+                await load_exam(db, user, self.exam_id)
+        except ApiError as error:
+            await self.ws.send_json(
+                {"type": "closed", "error": {"code": error.code, "message": str(error)}}
+            )
+            await self.ws.close(code=4000 + error.status, message=error.code.encode())
+            return False
+        return True
 
     async def forward(self, message: dict[str, Any]) -> None:
         kind = message.get("type")

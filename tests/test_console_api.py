@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from auth.tokens import TokenIssuer
 from core.keys import SERVICES
+from core.settings import Settings
 from tests.clips import DATA
 from tests.conftest import Api
 
@@ -239,3 +241,19 @@ async def test_websocket_notices_an_attempt_that_has_not_streamed_yet(api: Api) 
             session_id,
             started["session_id"],
         }
+
+
+async def test_websocket_closes_when_the_token_expires(api: Api, settings: Settings) -> None:
+    proctor, _candidate, exam_id, session_id = await exam_with_candidate(api)
+    me = await api.ok("GET", "/api/me", proctor)
+    brief = TokenIssuer(settings.secret_key, 2).issue(me["id"], "proctor")
+    async with api.client.ws_connect(ws_url(api, exam_id, brief)) as ws:
+        first = await ws.receive_json()
+        assert [s["session_id"] for s in first["sessions"]] == [session_id]
+        # Checked again with every resync (5 s): the socket does not outlive the token.
+        closed = await receive(ws, lambda m: m["type"] == "closed", seconds=10)
+        assert closed["error"]["code"] == "unauthorized"
+        assert "expired" in closed["error"]["message"]
+        message = await ws.receive(timeout=5)
+        assert message.type == aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 4401

@@ -109,10 +109,16 @@ export class LiveExam {
       if (this.panel) this.focus(this.panel.sessionId);
     };
     ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (ws !== this.ws) return;
       this.setWsState(false);
       if (this.closed) return;
+      // 4000 + HTTP status: the server re-checked the sign-in and found it no longer valid.
+      if (event.code === 4401) return void this.api.get("/api/me").catch(() => {});
+      if (event.code === 4403 || event.code === 4404) {
+        toast("You no longer have access to this exam.", { title: "Live view closed" });
+        return;
+      }
       if (this.retry >= 2) this.api.get("/api/me").catch(() => {}); // an expired sign-in ends here
       const delay = Math.min(10000, 1000 * 2 ** this.retry++);
       setTimeout(() => this.connect(), delay);
