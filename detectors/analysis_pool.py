@@ -4,7 +4,7 @@ The models release the GIL, but the Python around them (letterboxing, decoding b
 head pose, the analyser's bookkeeping) does not. With 30 candidates on one process that
 Python competed with the event loop for one GIL: the machine still had a third of its CPU
 idle while analyses queued (BENCHMARKS.md). In child processes each analysis has a GIL of
-its own, and the identity descriptor (dlib holds the GIL ~70 ms) runs there in-line.
+its own, and the identity descriptor (dlib holds the GIL ~11 ms) runs there in-line.
 
 A `FrameAnalyzer` keeps per-session state (calibration, mouth history, the face last
 checked), so every frame of a session goes to the same child: `session_id % processes`.

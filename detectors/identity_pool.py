@@ -1,6 +1,6 @@
 """The identity descriptor in child processes.
 
-dlib's Python binding holds the GIL for the whole ~70 ms of a descriptor: in a thread it
+dlib's Python binding holds the GIL for the whole ~11 ms of a descriptor: in a thread it
 freezes the event loop (RTP, ICE consent, HTTP, data channels) and every other detector
 meanwhile. Measured with `bench/load.py` at 10 candidates: the loop's round trip p95 went
 from 0.37 s to 0.016 s with the descriptor in a child process (BENCHMARKS.md). The calling

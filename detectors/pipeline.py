@@ -34,7 +34,7 @@ class AnalyzerSettings:
     """Thresholds and intervals for `FrameAnalyzer`."""
 
     identity_interval: float = 30.0
-    """Most seconds between two identity checks (each costs ~70 ms). Between them a check
+    """Most seconds between two identity checks (each costs ~11 ms). Between them a check
     runs as soon as the main face looks different from the one last checked
     (`appearance_threshold`), subject to `identity_min_gap`."""
     appearance_threshold: float = 0.8
@@ -53,7 +53,7 @@ class AnalyzerSettings:
     """Descriptor distance above which the face is not the enrolled candidate."""
     identity_max_faces: int = 2
     """With several faces in view, compare up to this many (largest first), stopping at
-    the first that matches (each costs ~70 ms); a mismatch means none of them is the
+    the first that matches (each costs ~11 ms); a mismatch means none of them is the
     candidate."""
     calibration_seconds: float = 3.0
     """The neutral pose is the median over the first seconds with exactly one face."""

@@ -129,6 +129,17 @@ def test_verifier_accepts_same_person_and_rejects_another(models: Models) -> Non
     assert distance(models.verifier.describe(image, box), obama2) < 1e-6
 
 
+def test_dlib_is_built_with_blas() -> None:
+    # scripts/install builds dlib against OpenBLAS; the dlib-bin wheel (no BLAS) computes
+    # the same descriptor in 70 ms instead of 11 (BENCHMARKS.md).
+    import os
+
+    import dlib
+
+    assert dlib.DLIB_USE_BLAS, "dlib without BLAS: run scripts/install"
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == "1"  # set by `import detectors`
+
+
 def test_enrolment_rejects_a_cat(models: Models) -> None:
     with pytest.raises(EnrolmentError) as err:
         reference_descriptor(photo("chelsea"))
