@@ -40,6 +40,8 @@ class Settings:
     ice_hosts: tuple[str, ...] | None = None
     """Addresses offered as ICE host candidates; None means every interface."""
     analysis_fps: float = 2.0
+    capture_size: tuple[int, int] = (320, 240)
+    """Width and height asked of candidates' cameras during the exam (`CaptureProfile`)."""
     stream_lost_grace_seconds: float = 10.0
     detector_threads: int = field(default_factory=lambda: max(2, min(8, 2 * (os.cpu_count() or 1))))
     """Worker threads: they run the voice detector and wait on the analysis processes."""
@@ -163,6 +165,8 @@ def load_settings(
         values["max_body_bytes"] = _int("PROCTOR_MAX_BODY_BYTES", size, minimum=1024)
     if fps := env.get("PROCTOR_ANALYSIS_FPS"):
         values["analysis_fps"] = _float("PROCTOR_ANALYSIS_FPS", fps, minimum=0.1)
+    if size := env.get("PROCTOR_CAPTURE_SIZE"):
+        values["capture_size"] = _size("PROCTOR_CAPTURE_SIZE", size)
     if grace := env.get("PROCTOR_STREAM_LOST_GRACE_SECONDS"):
         values["stream_lost_grace_seconds"] = _float(
             "PROCTOR_STREAM_LOST_GRACE_SECONDS", grace, minimum=0.0
@@ -191,6 +195,16 @@ def load_settings(
     if admin_user and admin_pass:
         values["admin_username"], values["admin_password"] = admin_user, admin_pass
     return Settings(**values), args  # type: ignore[arg-type]
+
+
+def _size(name: str, value: str) -> tuple[int, int]:
+    width, sep, height = value.strip().lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit()):
+        raise SettingsError(f"{name}={value!r} is not WIDTHxHEIGHT, e.g. 320x240")
+    w, h = int(width), int(height)
+    if not (160 <= w <= 1920 and 120 <= h <= 1080):
+        raise SettingsError(f"{name}={value!r} must be between 160x120 and 1920x1080")
+    return w, h
 
 
 def ensure_secret_key(settings: Settings) -> Settings:

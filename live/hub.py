@@ -65,7 +65,7 @@ class LiveHub:
             bus=self.bus,
             peers=self.peers,
             ice=IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts),
-            profile=CaptureProfile(),
+            profile=CaptureProfile.for_size(*settings.capture_size),
             evidence_dir=settings.evidence_dir,
             analysis_fps=settings.analysis_fps,
             stream_lost_grace=settings.stream_lost_grace_seconds,

@@ -1,15 +1,18 @@
 """What the candidate's page should capture and send.
 
-Detectors look at 2 frames a second of 640x480 at most, so anything the browser sends beyond
-that is decoded for nothing: Chromium's default is 640x480 at 30 fps, about 0.7 Mbit/s. The
-REST layer returns `CaptureProfile().page_settings()` with the SDP answer; the page passes
+Detectors look at 2 frames a second and scale them down (face detection reads 192x192, the
+identity descriptor a 150 px chip), so anything the browser sends beyond that is decoded
+for nothing: Chromium's default is 640x480 at 30 fps, about 0.7 Mbit/s. The REST layer
+returns `CaptureProfile.page_settings()` with the SDP answer; the page passes
 `getUserMedia` the `constraints` and may also apply `sender` with
 `RTCRtpSender.setParameters`. The answer itself carries `b=AS`/`b=TIAS` for the video
-(`signaling.sdp.with_bandwidth`), which browsers obey even if the page does not.
+(`signaling.sdp.with_bandwidth`), which browsers obey even if the page does not. The
+reference photo is taken before the exam, at the camera's 640x480, not at this size.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +23,19 @@ __all__ = ["CaptureProfile"]
 class CaptureProfile:
     """Resolution, frame rate and bitrate asked of the candidate's browser."""
 
-    width: int = 640
-    """Face detection (192x192 input) and the 5-point descriptor need no more than this."""
-    height: int = 480
+    width: int = 320
+    """320x240 (`PROCTOR_CAPTURE_SIZE`): the detectors find the same faces and the same
+    identity distances as at 640x480 (0.40 against 0.38 for the same person, 0.82-0.87
+    for others, BENCHMARKS.md), and one 2-core server held 50 candidates instead of
+    falling behind: the receive work (packets, VP8 decoding, frame hand-offs) shrinks."""
+    height: int = 240
     frame_rate: int = 5
     """Analysis samples 2 frames a second; 5 keeps the proctor's live view watchable.
     aiortc's receive cost is per RTP packet: with the bitrate below, one server process held
     25 of 25 candidates instead of 7 of 25 at 15 fps and 500 kbit/s (BENCHMARKS.md)."""
-    video_kbps: int = 150
-    """VP8 at 640x480 and 5 fps: every scripted face swap was still caught at this rate."""
+    video_kbps: int = 80
+    """VP8 at 320x240 and 5 fps: every scripted face swap was still caught at this rate
+    (`for_size` scales it for other sizes)."""
     audio_kbps: int = 32
     """Opus mono speech."""
     audio_ptime_ms: int = 120
@@ -42,6 +49,14 @@ class CaptureProfile:
         for name in names:
             if getattr(self, name) <= 0:
                 raise ValueError(f"CaptureProfile.{name} must be positive")
+
+    @classmethod
+    def for_size(cls, width: int, height: int) -> CaptureProfile:
+        """The profile at another size, its bitrate scaled with the side of the picture
+        (80 kbit/s at 320x240, 160 at 640x480)."""
+        base = cls()
+        scale = math.sqrt(width * height / (base.width * base.height))
+        return cls(width=width, height=height, video_kbps=max(40, round(base.video_kbps * scale)))
 
     def media_constraints(self) -> dict[str, Any]:
         """`MediaStreamConstraints` for `navigator.mediaDevices.getUserMedia`."""

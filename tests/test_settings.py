@@ -17,6 +17,9 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/proctor.db"
     assert settings.ice_servers == () and settings.ice_hosts is None
     assert settings.analysis_fps == 2.0
+    assert settings.capture_size == (320, 240)
+    vga, _ = load_settings({"PROCTOR_CAPTURE_SIZE": "640X480"})
+    assert vga.capture_size == (640, 480)
     assert (settings.identity_processes, settings.identity_interval_seconds) == (1, 30.0)
     cores = os.cpu_count() or 1
     assert settings.analysis_processes == min(8, cores)
@@ -48,6 +51,8 @@ def test_flags_win_over_environment() -> None:
         ({"PROCTOR_MAX_LIVE_SESSIONS": "-1"}, "PROCTOR_MAX_LIVE_SESSIONS='-1' must be at least 0"),
         ({"PROCTOR_MAX_LOOP_LAG_SECONDS": "0"}, "PROCTOR_MAX_LOOP_LAG_SECONDS"),
         ({"PROCTOR_ANALYSIS_PROCESSES": "x"}, "PROCTOR_ANALYSIS_PROCESSES"),
+        ({"PROCTOR_CAPTURE_SIZE": "640"}, "PROCTOR_CAPTURE_SIZE='640' is not WIDTHxHEIGHT"),
+        ({"PROCTOR_CAPTURE_SIZE": "4000x3000"}, "must be between 160x120 and 1920x1080"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
