@@ -53,11 +53,11 @@ class Settings:
     the GIL); 0 runs them in the worker threads."""
     identity_interval_seconds: float = 30.0
     """Most seconds between identity checks when no change of the face triggers one."""
-    max_live_sessions: int = field(default_factory=lambda: min(40, 15 * (os.cpu_count() or 1)))
+    max_live_sessions: int = field(default_factory=lambda: min(40, 20 * (os.cpu_count() or 1)))
     """New live candidates are refused (503, Retry-After) beyond this many; 0: no limit.
-    Measured on 2 cores (BENCHMARKS.md): 25 at full quality, 40 analysed once a second with
-    late alerts, and beyond that every candidate suffers, then all are dropped. One event
-    loop runs late past ~40 whatever the cores."""
+    Measured on 2 cores (BENCHMARKS.md): 40 held at 2 analyses a second with nothing missed;
+    at 50 the event loop runs late, alerts come seconds late and some are missed. One event
+    loop runs late past ~40-50 whatever the cores."""
     max_loop_lag_seconds: float = 0.25
     """New live candidates are refused while the event loop has run later than this within
     the last 5 s (ICE consent checks fail beyond 0.5 s and drop every peer)."""
