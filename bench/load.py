@@ -1048,7 +1048,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     asked = CaptureProfile()
     parser.add_argument("--video-fps", type=float, default=float(asked.frame_rate),
                         help="frames/s each peer sends (default: as asked)")  # fmt: skip
-    parser.add_argument("--video-size", default="640x480", help="WxH each peer sends")
+    parser.add_argument("--video-size", default=f"{asked.width}x{asked.height}",
+                        help="WxH each peer sends (default: as asked)")  # fmt: skip
     parser.add_argument("--video-kbps", type=int, default=asked.video_kbps,
                         help="VP8 bitrate each peer sends (default: as asked)")  # fmt: skip
     parser.add_argument(
