@@ -55,6 +55,7 @@ import aiohttp  # noqa: E402
 import procstats  # noqa: E402
 import scenario  # noqa: E402
 
+from core.settings import Settings  # noqa: E402
 from media.constraints import CaptureProfile  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-password")
@@ -1039,7 +1040,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds after the ramp")
     parser.add_argument("--ramp-per-candidate", type=float, default=0.2)
     parser.add_argument("--ramp-max", type=float, default=20.0)
-    parser.add_argument("--analysis-fps", type=float, default=2.0)
+    parser.add_argument("--analysis-fps", type=float, default=Settings().analysis_fps)
     parser.add_argument("--detector-threads", type=int, default=0, help="0: server default")
     parser.add_argument("--generators", type=int, default=0, help="0: 1 for N<=10, else 2")
     # Defaults: what the server's answer asks browsers for, which Chromium follows

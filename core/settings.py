@@ -39,7 +39,10 @@ class Settings:
     ice_servers: tuple[str, ...] = ()
     ice_hosts: tuple[str, ...] | None = None
     """Addresses offered as ICE host candidates; None means every interface."""
-    analysis_fps: float = 2.0
+    analysis_fps: float = 3.0
+    """Frames analysed per second per candidate (down to 1 under load). At 2 the alert
+    delay holds two 0.5 s sampling steps and its p95 sits at +1.2-1.3 s beyond each rule's
+    debounce at any load; at 3 it was +0.90 s with 25 candidates on 2 cores (BENCHMARKS.md)."""
     capture_size: tuple[int, int] = (320, 240)
     """Width and height asked of candidates' cameras during the exam (`CaptureProfile`)."""
     stream_lost_grace_seconds: float = 10.0

@@ -30,7 +30,7 @@ class CaptureProfile:
     falling behind: the receive work (packets, VP8 decoding, frame hand-offs) shrinks."""
     height: int = 240
     frame_rate: int = 5
-    """Analysis samples 2 frames a second; 5 keeps the proctor's live view watchable.
+    """Analysis samples up to 3 frames a second; 5 keeps the proctor's live view watchable.
     aiortc's receive cost is per RTP packet: with the bitrate below, one server process held
     25 of 25 candidates instead of 7 of 25 at 15 fps and 500 kbit/s (BENCHMARKS.md)."""
     video_kbps: int = 80

@@ -16,7 +16,7 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert settings.port == 5000 and settings.host == "0.0.0.0"
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/proctor.db"
     assert settings.ice_servers == () and settings.ice_hosts is None
-    assert settings.analysis_fps == 2.0
+    assert settings.analysis_fps == 3.0
     assert settings.capture_size == (320, 240)
     vga, _ = load_settings({"PROCTOR_CAPTURE_SIZE": "640X480"})
     assert vga.capture_size == (640, 480)
