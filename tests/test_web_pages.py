@@ -34,6 +34,12 @@ async def register_in_page(page: Any, base: str, username: str) -> None:
     await page.click("#auth-submit")
 
 
+async def empty_exam(rest: Rest, admin: str, title: str) -> dict[str, Any]:
+    """A 10-minute exam without questions, created by the admin."""
+    body = {"title": title, "duration_minutes": 10, "questions": []}
+    return dict(await rest.call("POST", "/api/exams", admin, json=body))
+
+
 async def enrolled_candidate(
     rest: Rest, http: aiohttp.ClientSession, base: str, admin: str, exam_id: int, username: str
 ) -> str:
@@ -108,12 +114,7 @@ async def test_link_reconnects_reports_page_events_and_ends_with_the_proctor(
     ):
         rest = Rest(http, server.url)
         admin = await rest.login(*ADMIN)
-        exam = await rest.call(
-            "POST",
-            "/api/exams",
-            admin,
-            json={"title": "Reconnect", "duration_minutes": 10, "questions": []},
-        )
+        exam = await empty_exam(rest, admin, "Reconnect")
         await enrolled_candidate(rest, http, server.url, admin, exam["id"], "rita")
         page = await start_exam_in_page(browser, server.url, "rita")
         await page.wait_for_selector("#connection-status[data-state=connected]", timeout=20_000)
@@ -282,12 +283,7 @@ async def test_a_full_server_makes_the_page_wait_then_it_connects(
     ):
         rest = Rest(http, server.url)
         admin = await rest.login(*ADMIN)
-        exam = await rest.call(
-            "POST",
-            "/api/exams",
-            admin,
-            json={"title": "Full", "duration_minutes": 10, "questions": []},
-        )
+        exam = await empty_exam(rest, admin, "Full")
         tokens = {
             name: await enrolled_candidate(rest, http, server.url, admin, exam["id"], name)
             for name in ("uma", "rita")
