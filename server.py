@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from aiohttp import web
 from sqlalchemy import select
@@ -20,7 +21,9 @@ from auth.throttle import LoginThrottle
 from auth.tokens import TokenIssuer
 from core.keys import SERVICES, Services
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
+from live.contract import LivePipeline
 from live.hub import LiveHub
+from live.worker_hub import WorkerHub
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Role, User
 
@@ -59,10 +62,16 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
 
 async def live_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
-    services.live = LiveHub(services.settings, services.db)
+    live: LivePipeline
+    if services.settings.live_workers:
+        live = WorkerHub(services.settings)
+        await live.start()
+    else:
+        live = LiveHub(services.settings, services.db)
+    services.live = live
     yield
     # Before the database goes: open incidents are ended and stored, peers hung up.
-    await services.live.close()
+    await live.close()
     services.live = None
 
 
@@ -105,7 +114,7 @@ async def _create_admin_command(settings: Settings, username: str, password_env:
     if len(password) < 8:
         print(f"set {password_env} to the new admin's password (8+ characters)", file=sys.stderr)
         return 2
-    app = create_app(settings)
+    app = create_app(replace(settings, live_workers=0))  # no live candidates to hold
     async with _started(app):
         try:
             created = await ensure_admin(app[SERVICES], username, password)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -65,6 +65,9 @@ class Subscription:
             await self._wakeup.wait()
 
 
+Listener = Callable[[int, Mapping[str, Any]], None]
+
+
 class AlertBus:
     """Fan-out of messages per exam. Use from the event loop's thread only; other threads
     go through `loop.call_soon_threadsafe(bus.publish, ...)`."""
@@ -74,6 +77,7 @@ class AlertBus:
             raise ValueError(f"max_queue: expected >= 1, got {max_queue!r}")
         self._max_queue = max_queue
         self._subscribers: dict[int | None, set[Subscription]] = {}
+        self._listeners: list[Listener] = []
         self._closed = False
 
     @property
@@ -96,6 +100,14 @@ class AlertBus:
                 del self._subscribers[exam_id]
             subscription._close()
 
+    def add_listener(self, listener: Listener) -> None:
+        """Also call `listener(exam_id, message)` with every message published (a live
+        worker forwards its bus to the front process this way). It must not block."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
     def publish(self, exam_id: int, message: Mapping[str, Any]) -> int:
         """Queue `message` for the exam's subscribers and the all-exams ones; returns how
         many got it. Never waits."""
@@ -106,6 +118,8 @@ class AlertBus:
         targets = [*self._subscribers.get(exam_id, ()), *self._subscribers.get(None, ())]
         for subscription in targets:
             subscription._put(shared)
+        for listener in self._listeners:
+            listener(exam_id, shared)
         return len(targets)
 
     def close(self) -> None:

@@ -51,10 +51,9 @@ from api.schemas import (
     WatchOut,
 )
 from core.keys import SERVICES, Services
-from live.hub import LiveHub
+from live.contract import LivePipeline, NotLive
 from live.watch import ViewerLimitReached
 from signaling.errors import InvalidOffer
-from signaling.ice import IceSettings
 from storage.models import Alert, ExamSession, Role, User, utcnow
 
 logger = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ _PAGE_HEADERS = {
 }
 
 
-def _live(services: Services) -> LiveHub:
+def _live(services: Services) -> LivePipeline:
     if services.live is None:
         raise ApiError(503, "pipeline_unavailable", "the live pipeline is not running")
     return services.live
@@ -124,9 +123,10 @@ async def session_entries(services: Services, sessions: list[ExamSession]) -> li
         for alert in open_rows:
             open_alerts.setdefault(alert.session_id, []).append(alert_out(alert))
     hub = services.live
+    states = {} if hub is None else await hub.states(ids)
     entries = []
     for session in sessions:
-        live = None if hub is None else hub.session(session.id)
+        live = states.get(session.id)
         user = users.get(session.candidate_id)
         entries.append(
             ConsoleSession(
@@ -141,7 +141,7 @@ async def session_entries(services: Services, sessions: list[ExamSession]) -> li
                 ended_at=session.ended_at,
                 connected=live is not None and live.connected,
                 live=live is not None,
-                viewers=0 if live is None else live.broadcast.viewer_count,
+                viewers=0 if live is None else live.viewers,
                 risk_score=session.risk_score,
                 alert_count=counts.get(session.id, 0),
                 open_alerts=open_alerts.get(session.id, []),
@@ -205,8 +205,7 @@ async def _staff_session(call: Call) -> ExamSession:
 
 async def thumbnail(call: Call) -> web.StreamResponse:
     session = await _staff_session(call)
-    live = _live(call.services).session(session.id)
-    jpeg = None if live is None else await live.thumbnail_jpeg()
+    jpeg = await _live(call.services).thumbnail(session.id)
     if jpeg is None:
         raise ApiError(404, "no_frame", f"no frame of session {session.id} has been analysed yet")
     return web.Response(
@@ -220,11 +219,10 @@ async def send_message(call: Call) -> MessageOut:
     if session.status != "active":
         raise conflict("session_closed", f"this attempt is {session.status}")
     hub = _live(call.services)
-    live = hub.session(session.id)
     sender = call.caller.full_name or call.caller.username
     now = utcnow()
     message = {"type": "message", "text": body.text, "from": sender, "at": now.isoformat()}
-    if live is None or not live.send_to_page(message):
+    if not await hub.send_to_page(session.id, message):
         raise conflict("not_connected", "the candidate is not connected: the message was not sent")
     hub.bus.publish(session.exam_id, {**message, "session_id": session.id})
     return MessageOut(session_id=session.id, delivered=True, at=now)
@@ -235,24 +233,14 @@ async def watch(call: Call) -> WatchOut:
     session = await _staff_session(call)
     if session.status != "active":
         raise conflict("session_closed", f"this attempt is {session.status}")
-    hub = _live(call.services)
-    live = hub.session(session.id)
-    if live is None:
-        raise conflict("not_live", "the candidate has not connected a camera yet")
-    settings = call.services.settings
-    ice = IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts)
     try:
-        answer = await live.broadcast.answer(ice, body.sdp, body.type)
+        return await _live(call.services).watch(session.id, body.sdp, body.type)
+    except NotLive as error:
+        raise conflict("not_live", str(error)) from None
     except InvalidOffer as error:
         raise bad_request("invalid_offer", str(error)) from None
     except ViewerLimitReached as error:
         raise conflict("viewer_limit", str(error)) from None
-    return WatchOut(
-        sdp=answer.sdp,
-        type="answer",
-        viewers=live.broadcast.viewer_count,
-        max_viewers=live.broadcast.max_viewers,
-    )
 
 
 # --- the WebSocket ------------------------------------------------------------------------
@@ -298,7 +286,7 @@ class _Console:
     def __init__(
         self,
         services: Services,
-        hub: LiveHub,
+        hub: LivePipeline,
         exam_id: int,
         ws: web.WebSocketResponse,
         token: str,

@@ -13,7 +13,7 @@ from api.schemas import OfferBody, OfferOut, ReferencePhotoOut
 from core.keys import Services
 from detectors.errors import EnrolmentError, ImageDecodeError
 from detectors.identity import decode_image, reference_descriptor
-from live.hub import LiveHub, ServerBusy
+from live.contract import LivePipeline, ServerBusy
 from signaling.errors import InvalidOffer
 from storage.models import ReferenceFace, utcnow
 
@@ -27,7 +27,7 @@ PHOTO_CONTENT = {
 }
 
 
-def _live(services: Services) -> LiveHub:
+def _live(services: Services) -> LivePipeline:
     if services.live is None:
         raise ApiError(503, "pipeline_unavailable", "the live pipeline is not running")
     return services.live

@@ -8,8 +8,6 @@ them with its own monotonic clock.
 
 from __future__ import annotations
 
-import time
-
 from pydantic import BaseModel
 
 from api.errors import ApiError
@@ -57,35 +55,4 @@ async def live_stats(call: Call) -> LiveStatsOut:
     hub = call.services.live
     if hub is None:
         raise ApiError(503, "pipeline_unavailable", "the live pipeline is not running")
-    sessions = []
-    for sid in hub.peers.sessions():
-        live = hub.session(int(sid))
-        peer = hub.peers.get(sid)
-        stats = None if live is None else live.video_stats
-        audio = None if live is None else live.audio_stats
-        sessions.append(
-            LiveSessionStatsOut(
-                session_id=int(sid),
-                connection_state=None if peer is None else peer.connection_state,
-                channel_open=peer is not None and peer.channel_open,
-                frames_received=0 if stats is None else stats.frames_received,
-                frames_analysed=0 if stats is None else stats.frames_analysed,
-                analysis_errors=0 if stats is None else stats.analysis_errors,
-                last_frame_at=None if stats is None else stats.last_frame_at,
-                last_analysed_ts=None if stats is None else stats.last_analysed_ts,
-                last_analysis_s=None if stats is None else stats.last_analysis_s,
-                last_latency_s=None if stats is None else stats.last_latency_s,
-                audio_frames_received=0 if audio is None else audio.frames_received,
-                audio_chunks_processed=0 if audio is None else audio.chunks_processed,
-            )
-        )
-    # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.
-    queue = getattr(hub.executor, "_work_queue", None)
-    return LiveStatsOut(
-        now=time.monotonic(),
-        peers=len(hub.peers),
-        executor_queue=None if queue is None else queue.qsize(),
-        loop_lag_s=hub.loop_lag.worst(),
-        offers_refused=hub.admission.refused,
-        sessions=sessions,
-    )
+    return await hub.stats()

@@ -13,7 +13,7 @@ from auth.tokens import TokenIssuer
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from live.hub import LiveHub
+    from live.contract import LivePipeline
 
 
 @dataclass(slots=True)
@@ -23,7 +23,7 @@ class Services:
     db: async_sessionmaker[AsyncSession]
     tokens: TokenIssuer
     throttle: LoginThrottle
-    live: LiveHub | None = None
+    live: LivePipeline | None = None
     """The live proctoring pipeline; None until it has started."""
     extras: dict[str, Any] = field(default_factory=dict)
 

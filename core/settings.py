@@ -56,6 +56,13 @@ class Settings:
     the GIL); 0 runs them in the worker threads."""
     identity_interval_seconds: float = 30.0
     """Most seconds between identity checks when no change of the face triggers one."""
+    live_workers: int = field(
+        default_factory=lambda: 0 if (os.cpu_count() or 1) < 2 else min(8, os.cpu_count() or 1)
+    )
+    """Processes that hold the live candidates (WebRTC, sampling, rules), each with its own
+    event loop; this process keeps the REST API and the consoles. 0: all in this process.
+    One event loop carries every RTP packet and runs late past ~40-50 candidates on any
+    number of cores (BENCHMARKS.md)."""
     max_live_sessions: int = field(default_factory=lambda: min(40, 20 * (os.cpu_count() or 1)))
     """New live candidates are refused (503, Retry-After) beyond this many; 0: no limit.
     Measured on 2 cores (BENCHMARKS.md): 40 held at 2 analyses a second with nothing missed;
@@ -184,6 +191,8 @@ def load_settings(
         values["identity_interval_seconds"] = _float(
             "PROCTOR_IDENTITY_INTERVAL_SECONDS", interval, minimum=1.0
         )
+    if workers := env.get("PROCTOR_LIVE_WORKERS"):
+        values["live_workers"] = _int("PROCTOR_LIVE_WORKERS", workers, minimum=0, maximum=64)
     if cap := env.get("PROCTOR_MAX_LIVE_SESSIONS"):
         values["max_live_sessions"] = _int("PROCTOR_MAX_LIVE_SESSIONS", cap, minimum=0)
     if lag := env.get("PROCTOR_MAX_LOOP_LAG_SECONDS"):

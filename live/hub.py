@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,7 +18,8 @@ from alerts.bus import AlertBus
 from alerts.dispatch import AlertDispatcher
 from alerts.presets import resolve_rules
 from api.errors import unprocessable
-from api.schemas import LiveAlertOut, UploadFrameOut
+from api.schemas import LiveAlertOut, UploadFrameOut, WatchOut
+from api.stats import LiveSessionStatsOut, LiveStatsOut
 from core.settings import Settings
 from detectors.analysis_pool import AnalysisPool
 from detectors.errors import ImageDecodeError
@@ -24,6 +27,7 @@ from detectors.identity import decode_image
 from detectors.identity_pool import DescriptorPool
 from detectors.pipeline import AnalyzerSettings
 from live.admission import Admission, LoopLag
+from live.contract import LiveState, NotLive, ServerBusy
 from live.session import LiveContext, LiveSession
 from live.sinks import ChannelSink, ConsoleSink, StoreSink, alert_message
 from media.constraints import CaptureProfile
@@ -35,8 +39,7 @@ from storage.models import Exam, ExamSession, ReferenceFace
 logger = logging.getLogger(__name__)
 
 
-class ServerBusy(Exception):
-    """A new live candidate was refused: the server is at its limit (the message says which)."""
+__all__ = ["LiveHub", "ServerBusy"]
 
 
 class LiveHub:
@@ -151,6 +154,67 @@ class LiveHub:
                 for o in analysis.observations
             ],
             alerts=[LiveAlertOut.model_validate(alert_message(a)) for a in delivered],
+        )
+
+    async def states(self, session_ids: Collection[int]) -> dict[int, LiveState]:
+        return {
+            sid: LiveState(connected=live.connected, viewers=live.broadcast.viewer_count)
+            for sid in session_ids
+            if (live := self._sessions.get(sid)) is not None
+        }
+
+    async def thumbnail(self, session_id: int) -> bytes | None:
+        live = self._sessions.get(session_id)
+        return None if live is None else await live.thumbnail_jpeg()
+
+    async def send_to_page(self, session_id: int, message: dict[str, Any]) -> bool:
+        live = self._sessions.get(session_id)
+        return live is not None and live.send_to_page(message)
+
+    async def watch(self, session_id: int, sdp: str, sdp_type: str) -> WatchOut:
+        live = self._sessions.get(session_id)
+        if live is None:
+            raise NotLive("the candidate has not connected a camera yet")
+        answer = await live.broadcast.answer(self._context.ice, sdp, sdp_type)
+        return WatchOut(
+            sdp=answer.sdp,
+            type="answer",
+            viewers=live.broadcast.viewer_count,
+            max_viewers=live.broadcast.max_viewers,
+        )
+
+    async def stats(self) -> LiveStatsOut:
+        sessions = []
+        for sid in self.peers.sessions():
+            live = self.session(int(sid))
+            peer = self.peers.get(sid)
+            video = None if live is None else live.video_stats
+            audio = None if live is None else live.audio_stats
+            sessions.append(
+                LiveSessionStatsOut(
+                    session_id=int(sid),
+                    connection_state=None if peer is None else peer.connection_state,
+                    channel_open=peer is not None and peer.channel_open,
+                    frames_received=0 if video is None else video.frames_received,
+                    frames_analysed=0 if video is None else video.frames_analysed,
+                    analysis_errors=0 if video is None else video.analysis_errors,
+                    last_frame_at=None if video is None else video.last_frame_at,
+                    last_analysed_ts=None if video is None else video.last_analysed_ts,
+                    last_analysis_s=None if video is None else video.last_analysis_s,
+                    last_latency_s=None if video is None else video.last_latency_s,
+                    audio_frames_received=0 if audio is None else audio.frames_received,
+                    audio_chunks_processed=0 if audio is None else audio.chunks_processed,
+                )
+            )
+        # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.
+        queue = getattr(self.executor, "_work_queue", None)
+        return LiveStatsOut(
+            now=time.monotonic(),
+            peers=len(self.peers),
+            executor_queue=None if queue is None else queue.qsize(),
+            loop_lag_s=self.loop_lag.worst(),
+            offers_refused=self.admission.refused,
+            sessions=sessions,
         )
 
     def session_closed(self, session_id: int) -> None:

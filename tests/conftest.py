@@ -29,6 +29,7 @@ def settings(tmp_path: Path) -> Settings:
         stream_lost_grace_seconds=1.0,
         detector_threads=2,
         analysis_processes=1,
+        live_workers=0,  # the live pipeline in the test's process; tests/test_live_workers.py
         # The test clients encode their video in the server's own event loop, which makes it
         # late now and then; admission by loop lag is tested on its own (test_live_admission).
         max_loop_lag_seconds=10.0,

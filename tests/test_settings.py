@@ -26,6 +26,9 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert settings.max_live_sessions == min(40, 20 * cores)
     unlimited, _ = load_settings({"PROCTOR_MAX_LIVE_SESSIONS": "0"})
     assert unlimited.max_live_sessions == 0
+    assert settings.live_workers == (0 if cores < 2 else min(8, cores))
+    one_loop, _ = load_settings({"PROCTOR_LIVE_WORKERS": "0"})
+    assert one_loop.live_workers == 0
 
 
 def test_flags_win_over_environment() -> None:
@@ -51,6 +54,7 @@ def test_flags_win_over_environment() -> None:
         ({"PROCTOR_MAX_LIVE_SESSIONS": "-1"}, "PROCTOR_MAX_LIVE_SESSIONS='-1' must be at least 0"),
         ({"PROCTOR_MAX_LOOP_LAG_SECONDS": "0"}, "PROCTOR_MAX_LOOP_LAG_SECONDS"),
         ({"PROCTOR_ANALYSIS_PROCESSES": "x"}, "PROCTOR_ANALYSIS_PROCESSES"),
+        ({"PROCTOR_LIVE_WORKERS": "-1"}, "PROCTOR_LIVE_WORKERS='-1' must be at least 0"),
         ({"PROCTOR_CAPTURE_SIZE": "640"}, "PROCTOR_CAPTURE_SIZE='640' is not WIDTHxHEIGHT"),
         ({"PROCTOR_CAPTURE_SIZE": "4000x3000"}, "must be between 160x120 and 1920x1080"),
     ],
