@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +41,23 @@ class StoreSink:
 
     def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
         self._db = db
+        self._writing: set[asyncio.Task[int]] = set()
 
     async def deliver(self, alert: DeliveredAlert) -> int:
+        """Shielded: a timeout gives up waiting, never the transaction. A transaction cut off
+        half-way kept its connection's write lock, and then every writer of every process
+        waited on it, and timed out in turn (seen at 100 candidates, BENCHMARKS.md)."""
+        write = asyncio.get_running_loop().create_task(self._write(alert))
+        self._writing.add(write)
+        write.add_done_callback(self._written)
+        return await asyncio.shield(write)
+
+    def _written(self, write: asyncio.Task[int]) -> None:
+        self._writing.discard(write)
+        if not write.cancelled():
+            write.exception()  # marked seen: a write nobody waits for any more was retried
+
+    async def _write(self, alert: DeliveredAlert) -> int:
         event = alert.event
         async with self._db() as db:
             row = await upsert_alert(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.events import AlertEvent
 from alerts.risk import risk_score
 from storage.models import Alert, ExamSession
+
+_SCORED = (Alert.kind, Alert.severity, Alert.started_at, Alert.ended_at, Alert.review_status)
+"""The columns the risk score reads."""
 
 
 async def upsert_alert(
@@ -22,7 +25,21 @@ async def upsert_alert(
     ended_at: datetime | None,
     evidence_file: str | None,
 ) -> Alert:
-    """One row per incident: the started event inserts it, later events update it."""
+    """One row per incident: the started event inserts it, later events update it.
+
+    Everything is read before the first write, so the write lock (SQLite has one for the
+    whole database, shared by every process) is held for the writes and the commit only:
+    each statement is a round trip through the event loop, and a busy loop makes each long.
+    """
+    others = [
+        row
+        for row in (
+            await db.execute(
+                select(Alert.incident_id, *_SCORED).where(Alert.session_id == session_id)
+            )
+        ).all()
+        if row.incident_id != event.incident_id
+    ]
     alert = (
         await db.execute(select(Alert).where(Alert.incident_id == event.incident_id))
     ).scalar_one_or_none()
@@ -42,16 +59,17 @@ async def upsert_alert(
     alert.confidence = event.confidence
     if evidence_file and not alert.evidence_file:
         alert.evidence_file = evidence_file
-    await db.flush()
-    await refresh_risk_score(db, session_id)
+    score = risk_score([*others, alert])
+    await db.execute(
+        update(ExamSession).where(ExamSession.id == session_id).values(risk_score=score)
+    )
     return alert
 
 
 async def refresh_risk_score(db: AsyncSession, session_id: int) -> float:
     # Only the columns the score reads: a long exam has thousands of alerts, and loading
     # them as ORM objects on every write cost more than the write.
-    columns = (Alert.kind, Alert.severity, Alert.started_at, Alert.ended_at, Alert.review_status)
-    alerts = (await db.execute(select(*columns).where(Alert.session_id == session_id))).all()
+    alerts = (await db.execute(select(*_SCORED).where(Alert.session_id == session_id))).all()
     session = await db.get(ExamSession, session_id)
     assert session is not None
     session.risk_score = risk_score(alerts)
