@@ -35,6 +35,7 @@ from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
 from storage.models import Exam, ExamSession, ReferenceFace
+from storage.writer import AlertWriter
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ class LiveHub:
         self.executor = ThreadPoolExecutor(settings.detector_threads, thread_name_prefix="detector")
         self._sessions: dict[int, LiveSession] = {}
         self._opening = asyncio.Lock()
+        self._writer = AlertWriter(settings.resolved_database_url, db)
         dispatcher = AlertDispatcher(
-            [StoreSink(db), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
+            [StoreSink(self._writer), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
         )
         # Analysis in child processes runs the identity descriptor there too.
         self.analysis = (
@@ -236,6 +238,7 @@ class LiveHub:
             if isinstance(result, BaseException):
                 logger.error("closing a live session failed", exc_info=result)
         await self.peers.close_all()
+        await self._writer.close()
         await self.loop_lag.stop()
         self.bus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)

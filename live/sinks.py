@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.bus import AlertBus
 from alerts.dispatch import DeliveredAlert
 from live.clock import iso, wall_time
 from signaling.peer import CandidatePeer
 from storage.alert_store import upsert_alert
+from storage.writer import AlertWriter
 
 
 def alert_message(alert: DeliveredAlert) -> dict[str, Any]:
@@ -39,38 +37,20 @@ class StoreSink:
 
     name = "database"
 
-    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
-        self._db = db
-        self._writing: set[asyncio.Task[int]] = set()
+    def __init__(self, writer: AlertWriter) -> None:
+        self._writer = writer
 
     async def deliver(self, alert: DeliveredAlert) -> int:
-        """Shielded: a timeout gives up waiting, never the transaction. A transaction cut off
-        half-way kept its connection's write lock, and then every writer of every process
-        waited on it, and timed out in turn (seen at 100 candidates, BENCHMARKS.md)."""
-        write = asyncio.get_running_loop().create_task(self._write(alert))
-        self._writing.add(write)
-        write.add_done_callback(self._written)
-        return await asyncio.shield(write)
-
-    def _written(self, write: asyncio.Task[int]) -> None:
-        self._writing.discard(write)
-        if not write.cancelled():
-            write.exception()  # marked seen: a write nobody waits for any more was retried
-
-    async def _write(self, alert: DeliveredAlert) -> int:
         event = alert.event
-        async with self._db() as db:
-            row = await upsert_alert(
-                db,
-                event,
-                session_id=alert.session_id,
-                exam_id=alert.exam_id,
-                started_at=wall_time(event.started_at),
-                ended_at=None if event.ended_at is None else wall_time(event.ended_at),
-                evidence_file=alert.evidence_path,
-            )
-            await db.commit()
-            return row.id
+        return await self._writer.write(
+            upsert_alert,
+            event,
+            session_id=alert.session_id,
+            exam_id=alert.exam_id,
+            started_at=wall_time(event.started_at),
+            ended_at=None if event.ended_at is None else wall_time(event.ended_at),
+            evidence_file=alert.evidence_path,
+        )
 
 
 class ChannelSink:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from alerts.events import AlertEvent
 from alerts.risk import risk_score
@@ -15,8 +16,8 @@ _SCORED = (Alert.kind, Alert.severity, Alert.started_at, Alert.ended_at, Alert.r
 """The columns the risk score reads."""
 
 
-async def upsert_alert(
-    db: AsyncSession,
+def upsert_alert(
+    db: Session,
     event: AlertEvent,
     *,
     session_id: int,
@@ -24,24 +25,21 @@ async def upsert_alert(
     started_at: datetime,
     ended_at: datetime | None,
     evidence_file: str | None,
-) -> Alert:
-    """One row per incident: the started event inserts it, later events update it.
-
-    Everything is read before the first write, so the write lock (SQLite has one for the
-    whole database, shared by every process) is held for the writes and the commit only:
-    each statement is a round trip through the event loop, and a busy loop makes each long.
-    """
+) -> int:
+    """One row per incident: the started event inserts it, later events update it; commits
+    and returns the row id. Synchronous, so the whole transaction can run in one thread
+    (`AlertWriter`): SQLite has one write lock for the whole database, shared by every
+    process, and a transaction that went back to a busy event loop between statements held
+    it for as long as the loop ran late. Everything is read before the first write."""
     others = [
         row
-        for row in (
-            await db.execute(
-                select(Alert.incident_id, *_SCORED).where(Alert.session_id == session_id)
-            )
+        for row in db.execute(
+            select(Alert.incident_id, *_SCORED).where(Alert.session_id == session_id)
         ).all()
         if row.incident_id != event.incident_id
     ]
-    alert = (
-        await db.execute(select(Alert).where(Alert.incident_id == event.incident_id))
+    alert = db.execute(
+        select(Alert).where(Alert.incident_id == event.incident_id)
     ).scalar_one_or_none()
     if alert is None:
         alert = Alert(
@@ -60,10 +58,9 @@ async def upsert_alert(
     if evidence_file and not alert.evidence_file:
         alert.evidence_file = evidence_file
     score = risk_score([*others, alert])
-    await db.execute(
-        update(ExamSession).where(ExamSession.id == session_id).values(risk_score=score)
-    )
-    return alert
+    db.execute(update(ExamSession).where(ExamSession.id == session_id).values(risk_score=score))
+    db.commit()
+    return alert.id
 
 
 async def refresh_risk_score(db: AsyncSession, session_id: int) -> float:

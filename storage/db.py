@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +26,13 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_sync_engine(url: str) -> Engine:
+    """A plain (pysqlite) engine on an `sqlite+aiosqlite` URL's file, with the same pragmas."""
+    engine = sqlalchemy.create_engine(url.replace("sqlite+aiosqlite", "sqlite", 1))
+    event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 

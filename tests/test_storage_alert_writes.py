@@ -16,6 +16,7 @@ from core.keys import SERVICES
 from detectors.base import AlertKind
 from live.sinks import StoreSink
 from storage.models import Alert
+from storage.writer import AlertWriter
 from tests.conftest import Api
 from tests.test_console_api import exam_with_candidate
 
@@ -34,12 +35,14 @@ def no_face(state: IncidentState, incident_id: str | None = None) -> AlertEvent:
     )
 
 
+@pytest.mark.parametrize("in_thread", [True, False], ids=["sqlite-thread", "async-session"])
 async def test_a_write_cut_off_by_a_timeout_still_commits_and_frees_the_database(
-    api: Api,
+    api: Api, in_thread: bool
 ) -> None:
     proctor, _, exam_id, session_id = await exam_with_candidate(api)
     services = api.client.app[SERVICES]
-    sink = StoreSink(services.db)
+    writer = AlertWriter(services.settings.resolved_database_url, services.db, in_thread=in_thread)
+    sink = StoreSink(writer)
     first = no_face(IncidentState.STARTED)
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.0005):  # the dispatcher's store timeout, made tiny
@@ -56,6 +59,7 @@ async def test_a_write_cut_off_by_a_timeout_still_commits_and_frees_the_database
     async with asyncio.timeout(2):
         ended = no_face(IncidentState.ENDED, first.incident_id)
         alert_id = await sink.deliver(DeliveredAlert(ended, session_id, exam_id))
+    await writer.close()
     page = await api.ok("GET", f"/alerts?session_id={session_id}", proctor)
     assert [(a["id"], a["state"]) for a in page["alerts"]] == [(alert_id, "ended")]
     session = await api.ok("GET", f"/api/sessions/{session_id}", proctor)
