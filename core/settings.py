@@ -63,11 +63,11 @@ class Settings:
     event loop; this process keeps the REST API and the consoles. 0: all in this process.
     One event loop carries every RTP packet and runs late past ~40-50 candidates on any
     number of cores (BENCHMARKS.md)."""
-    max_live_sessions: int = field(default_factory=lambda: min(40, 20 * (os.cpu_count() or 1)))
+    max_live_sessions: int = field(default_factory=lambda: 25 * (os.cpu_count() or 1))
     """New live candidates are refused (503, Retry-After) beyond this many; 0: no limit.
-    Measured on 2 cores (BENCHMARKS.md): 40 held at 2 analyses a second with nothing missed;
-    at 50 the event loop runs late, alerts come seconds late and some are missed. One event
-    loop runs late past ~40-50 whatever the cores."""
+    Measured on 2 cores with a live worker per core (BENCHMARKS.md): 50 held, each analysed
+    ~2.5 times a second, nothing missed; 100 overload the machine. With `live_workers=0`
+    one event loop runs late past ~40."""
     max_loop_lag_seconds: float = 0.25
     """New live candidates are refused while the event loop has run later than this within
     the last 5 s (ICE consent checks fail beyond 0.5 s and drop every peer)."""

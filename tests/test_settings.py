@@ -23,7 +23,7 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert (settings.identity_processes, settings.identity_interval_seconds) == (1, 30.0)
     cores = os.cpu_count() or 1
     assert settings.analysis_processes == min(8, cores)
-    assert settings.max_live_sessions == min(40, 20 * cores)
+    assert settings.max_live_sessions == 25 * cores
     unlimited, _ = load_settings({"PROCTOR_MAX_LIVE_SESSIONS": "0"})
     assert unlimited.max_live_sessions == 0
     assert settings.live_workers == (0 if cores < 2 else min(8, cores))
