@@ -1,4 +1,4 @@
-"""Load benchmark: how many live candidates one server process holds on this machine.
+"""Load benchmark: how many live candidates one server holds on this machine.
 
     python bench/load.py                       # N = 1, 10, 25, 50, 100
     python bench/load.py --n 25 --measure 60   # one level
