@@ -324,7 +324,8 @@ class WorkerHub:
             ) from None
 
     def _in_background(self, call: Any) -> None:
-        task = asyncio.get_running_loop().create_task(call)
+        # spawn logs a failure; waited for at close
+        task = spawn(call, name="live-worker-call", logger=logger)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

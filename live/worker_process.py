@@ -123,8 +123,8 @@ async def _refusals(request: web.Request, handler: Handler) -> web.StreamRespons
         body = {"error": "api", "status": error.status, "code": error.code, "message": str(error)}
         return web.json_response(body, status=409)
     except tuple(REFUSALS.values()) as error:
-        kind = next(k for k, kind in REFUSALS.items() if isinstance(error, kind))
-        return web.json_response({"error": kind, "message": str(error)}, status=409)
+        name = next(n for n, raised in REFUSALS.items() if isinstance(error, raised))
+        return web.json_response({"error": name, "message": str(error)}, status=409)
 
 
 def _session_id(request: web.Request) -> int:
