@@ -55,7 +55,10 @@ def session_out(session: ExamSession, now: datetime | None = None) -> SessionOut
 async def close_session(
     services: Services, db: AsyncSession, session: ExamSession, status: SessionStatus
 ) -> None:
-    """Grade the saved answers and close the attempt; the caller commits."""
+    """Grade the saved answers, close the attempt and commit, then hang up its live session.
+
+    The live pipeline hears of it only after the commit: its "ended" event makes every console
+    re-read the session, which must already say how it ended."""
     exam = await db.get(Exam, session.exam_id)
     assert exam is not None
     rows = await db.execute(
@@ -65,6 +68,7 @@ async def close_session(
     session.score, session.max_score = grade(exam.questions, answers)
     session.status = status.value
     session.ended_at = utcnow()
+    await db.commit()
     if services.live is not None:
         services.live.session_closed(session.id)
 
@@ -72,7 +76,6 @@ async def close_session(
 async def expire_if_due(services: Services, db: AsyncSession, session: ExamSession) -> bool:
     if session.status == "active" and utcnow() > session.deadline_at + SUBMIT_GRACE:
         await close_session(services, db, session, SessionStatus.EXPIRED)
-        await db.commit()
         return True
     return False
 
@@ -195,7 +198,6 @@ async def submit(call: Call) -> SubmitOut:
         session, exam = await _own_active_session(call, db, body.session_id, call.caller)
         await _save_answers(db, session, exam, body.answers)
         await close_session(call.services, db, session, SessionStatus.SUBMITTED)
-        await db.commit()
     shown = exam.show_score
     return SubmitOut(
         session_id=session.id,
@@ -212,7 +214,6 @@ async def terminate_session(call: Call) -> SessionOut:
         if await expire_if_due(call.services, db, session) or session.status != "active":
             raise conflict("session_closed", f"this attempt is already {session.status}")
         await close_session(call.services, db, session, SessionStatus.TERMINATED)
-        await db.commit()
         return session_out(session)
 
 

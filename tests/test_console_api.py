@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Mapping
+from contextlib import closing
 from typing import Any
 
 import aiohttp
@@ -257,3 +260,30 @@ async def test_websocket_closes_when_the_token_expires(api: Api, settings: Setti
         message = await ws.receive(timeout=5)
         assert message.type == aiohttp.WSMsgType.CLOSE
         assert ws.close_code == 4401
+
+
+@pytest.mark.parametrize("how", ["terminate", "submit"])
+async def test_ended_is_announced_only_once_the_ending_is_committed(
+    api: Api, settings: Settings, how: str
+) -> None:
+    # Consoles re-read a session when they hear "ended"; a read racing the commit showed the
+    # attempt still active. Read the row, from another connection, at the instant of publishing.
+    proctor, candidate, exam_id, session_id = await exam_with_candidate(api)
+    await upload(api, candidate, session_id, "coffee.jpg")  # the live pipeline opens
+    services = api.client.app[SERVICES]
+    assert services.live is not None
+    seen: list[str] = []
+
+    def read_status(_exam_id: int, message: Mapping[str, Any]) -> None:
+        if message.get("type") == "session" and message.get("event") == "ended":
+            with closing(sqlite3.connect(settings.data_dir / "proctor.db")) as db:
+                query = "SELECT status FROM exam_sessions WHERE id = ?"
+                [(status,)] = db.execute(query, (session_id,))
+            seen.append(status)
+
+    services.live.bus.add_listener(read_status)
+    if how == "terminate":
+        await api.ok("POST", f"/api/sessions/{session_id}/terminate", proctor)
+    else:
+        await api.ok("POST", "/submit", candidate, json={"session_id": session_id, "answers": []})
+    assert seen == ["terminated" if how == "terminate" else "submitted"]
