@@ -16,6 +16,8 @@ Per kind, with that kind's `RuleSettings`:
 - A kind with no observation for `stale_after` seconds counts as cleared: a pending run is
   dropped and an open incident ends at its first clear ts, or else at its last observation.
 - ONE_SHOT kinds (copy_paste) start and end on the same observation.
+- A `repeated` observation (a still picture's last finding, not looked at again) keeps the
+  run's time but is not a hit: `min_hits` counts looks, not frames.
 - Observations at or before the kind's last accepted ts are ignored, so duplicates and late
   arrivals cannot reorder an incident; a `tick` earlier than a previous one does nothing.
 
@@ -140,7 +142,7 @@ class _Tracker:
         if self.run_since is None:
             self.run_since, self.hits = obs.ts, 0
             self.run_confidence, self.run_message = 0.0, ""
-        self.hits += 1
+        self.hits += not obs.repeated
         self.run_confidence = max(self.run_confidence, confidence)
         self.run_message = obs.message or self.run_message
         return [self._start()] if self._start_due(obs.ts) else []

@@ -25,6 +25,8 @@ class LiveSessionStatsOut(BaseModel):
     channel_open: bool
     frames_received: int
     frames_analysed: int
+    frames_repeated: int
+    """Samples that showed the picture last analysed and got that analysis again."""
     analysis_errors: int
     last_frame_at: float | None
     last_analysed_ts: float | None

@@ -43,6 +43,11 @@ class Settings:
     """Frames analysed per second per candidate (down to 1 under load). At 2 the alert
     delay holds two 0.5 s sampling steps and its p95 sits at +1.2-1.3 s beyond each rule's
     debounce at any load; at 3 it was +0.90 s with 25 candidates on 2 cores (BENCHMARKS.md)."""
+    still_analysis_fps: float = 1.0
+    """Analyses per second of a candidate whose picture does not change (media/still.py);
+    between them the last analysis is repeated. At `analysis_fps` or above every sample is
+    analysed. On the benchmark's clip analyses fell from 2.4 to 1.0 a second per candidate and
+    the server's CPU by a quarter (BENCHMARKS.md)."""
     capture_size: tuple[int, int] = (320, 240)
     """Width and height asked of candidates' cameras during the exam (`CaptureProfile`)."""
     stream_lost_grace_seconds: float = 10.0
@@ -175,6 +180,8 @@ def load_settings(
         values["max_body_bytes"] = _int("PROCTOR_MAX_BODY_BYTES", size, minimum=1024)
     if fps := env.get("PROCTOR_ANALYSIS_FPS"):
         values["analysis_fps"] = _float("PROCTOR_ANALYSIS_FPS", fps, minimum=0.1)
+    if fps := env.get("PROCTOR_STILL_ANALYSIS_FPS"):
+        values["still_analysis_fps"] = _float("PROCTOR_STILL_ANALYSIS_FPS", fps, minimum=0.1)
     if size := env.get("PROCTOR_CAPTURE_SIZE"):
         values["capture_size"] = _size("PROCTOR_CAPTURE_SIZE", size)
     if grace := env.get("PROCTOR_STREAM_LOST_GRACE_SECONDS"):

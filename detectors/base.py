@@ -7,7 +7,7 @@ the per-session rule engine in `alerts/` does that over time, with hysteresis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -41,6 +41,9 @@ class Observation:
     """How sure the detector is, 0..1."""
     message: str = ""
     """Short human-readable detail, e.g. "2 faces in view"."""
+    repeated: bool = False
+    """The detector did not look again: the picture had not changed since it last did, so
+    its finding still holds at `ts`. It keeps time for the rules but is not new evidence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +73,21 @@ class FrameAnalysis:
     """Descriptor distance to the enrolled face when an identity check ran on this frame."""
     timings_ms: dict[str, float] = field(default_factory=dict)
     """Time spent per stage, for benchmarks."""
+    repeated: bool = False
+    """True when this repeats an earlier analysis at a later frame (`repeat_at`)."""
+
+    def repeat_at(self, ts: float) -> FrameAnalysis:
+        """This analysis again for a later frame showing the same picture: the same findings
+        at `ts`, marked repeated. An identity check is an event, not a state: not repeated."""
+        return replace(
+            self,
+            ts=ts,
+            observations=tuple(
+                replace(o, ts=ts, repeated=True)
+                for o in self.observations
+                if o.kind is not AlertKind.FACE_MISMATCH
+            ),
+            identity_distance=None,
+            timings_ms={},
+            repeated=True,
+        )

@@ -67,8 +67,9 @@ class AnalyzerSettings:
     Vertical gaze is reported but not used: lids make it too noisy."""
     run_iris: bool = True
     """Iris landmarks cost ~2 ms per frame; off means no gaze."""
-    talk_window: float = 2.0
-    """Seconds of mouth-opening history used for TALKING."""
+    talk_window: float = 2.5
+    """Seconds of mouth-opening history used for TALKING: three analyses a second apart,
+    with their jitter, fit in it (a still picture is analysed once a second)."""
     talk_move_threshold: float = 0.06
     """Change of the mouth-opening ratio (gap over width) between two analysed frames that
     counts as the mouth moving; a still mouth varies by ~0.005 between frames."""
@@ -76,7 +77,8 @@ class AnalyzerSettings:
     """Moves within the window that make TALKING: speech opens and closes the mouth again
     and again, while a face swapped for another one between two frames (one person's
     open mouth for another's closed one) is a single step. Two moves need three frames,
-    so this works at 2 analyses a second, and at the 1 a second of back-off."""
+    so this works at 2 analyses a second, and at the 1 a second of back-off or of a still
+    picture."""
     camera: CameraSettings = field(default_factory=CameraSettings)
 
 

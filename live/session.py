@@ -56,6 +56,7 @@ class LiveContext:
     profile: CaptureProfile
     evidence_dir: Path
     analysis_fps: float
+    still_analysis_fps: float
     stream_lost_grace: float
     analyzer: AnalyzerSettings
     describe: Callable[[np.ndarray, Detection], np.ndarray] | None
@@ -138,6 +139,7 @@ class LiveSession:
             analysis_fps=context.analysis_fps,
             # Rules and their debounces assume at least one analysis a second.
             min_analysis_fps=min(1.0, context.analysis_fps),
+            still_analysis_fps=context.still_analysis_fps,
             name=f"video-{self.session_id}",
         )
         audio = AudioSampler(

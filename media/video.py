@@ -6,6 +6,12 @@ the analysis task wakes every `1 / analysis_fps` seconds, takes that newest fram
 `analyze` in the executor. One analysis at a time per session: when analysis is slower than
 the rate, frames in between are simply never looked at, so neither memory nor latency grows.
 
+A still picture is not analysed again at every sample: when the newest frame shows the
+picture last analysed (`media.still`), the last analysis is repeated for it
+(`FrameAnalysis.repeat_at`), so the rules keep their time, and the detectors run only
+`still_analysis_fps` times a second. Any change of the picture is analysed at the next
+sample.
+
 Under load every sampler slows itself down, down to `min_analysis_fps`: the period stretches
 to twice the last analysis's executor time (queueing included). When the detector threads
 are the bottleneck, every session then asks for less at once, and the queue, which is
@@ -27,6 +33,7 @@ from av import VideoFrame
 
 from detectors.base import FrameAnalysis
 from media.consumer import ReaderAndWorker
+from media.still import StillPicture, luma
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +60,8 @@ class VideoStats:
     """Frames read off the track."""
     frames_analysed: int = 0
     """Frames whose analysis completed (errors not counted)."""
+    frames_repeated: int = 0
+    """Samples that showed the picture last analysed and got its analysis again."""
     analysis_errors: int = 0
     """Analyses that raised; each was logged."""
     last_frame_at: float | None = None
@@ -82,12 +91,15 @@ class VideoSampler(ReaderAndWorker):
         *,
         analysis_fps: float = 2.0,
         min_analysis_fps: float | None = None,
+        still_analysis_fps: float | None = None,
         name: str = "video",
     ) -> None:
         """`min_analysis_fps`: the slowest rate load may bring it to (None: never slower
-        than `analysis_fps`)."""
-        if analysis_fps <= 0 or (min_analysis_fps is not None and min_analysis_fps <= 0):
-            raise ValueError("analysis_fps and min_analysis_fps must be positive")
+        than `analysis_fps`). `still_analysis_fps`: how often a picture that does not change
+        is analysed all the same (None: every sample is analysed)."""
+        rates = (analysis_fps, min_analysis_fps, still_analysis_fps)
+        if any(rate is not None and rate <= 0 for rate in rates):
+            raise ValueError("every analysis rate must be positive")
         self._analyze = analyze
         self._on_analysis = on_analysis
         self._executor = executor
@@ -95,6 +107,10 @@ class VideoSampler(ReaderAndWorker):
         self._slowest = 1.0 / min(analysis_fps, min_analysis_fps or analysis_fps)
         self._name = name
         self._stats = VideoStats(period_s=self._period)
+        still = still_analysis_fps is not None and still_analysis_fps < analysis_fps
+        self._still = StillPicture() if still else None
+        self._still_gap = 0.0 if still_analysis_fps is None else 1.0 / still_analysis_fps
+        self._last_analysis: FrameAnalysis | None = None
         self._latest: tuple[VideoFrame, float] | None = None
         self._wake = asyncio.Event()
         self._track_ended = False
@@ -125,6 +141,7 @@ class VideoSampler(ReaderAndWorker):
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         next_at: float | None = None  # when the next sample is due; None before the first
+        analysed_at = -float("inf")  # when the last frame was sampled that the detectors saw
         while True:
             if self._latest is None:
                 if self._track_ended:
@@ -143,24 +160,46 @@ class VideoSampler(ReaderAndWorker):
             period = self._stats.period_s
             next_at = now + period if next_at is None else max(next_at + period, now)
             frame, ts = item
+            # Half a period early, so that a still picture is analysed on the sample
+            # nearest to `still_gap` after the last, not on the one after that.
+            may_repeat = now - analysed_at < self._still_gap - period / 2
             started = time.monotonic()
             try:
-                result = await loop.run_in_executor(self._executor, self._run, frame, ts)
+                result = await loop.run_in_executor(
+                    self._executor, self._run, frame, ts, may_repeat
+                )
             except Exception:
                 self._stats.analysis_errors += 1
                 logger.exception("%s: analysis of the frame at %.3f failed", self._name, ts)
                 continue
+            if result is None:  # the picture last analysed: its findings, at this frame's time
+                assert self._last_analysis is not None
+                self._stats.frames_repeated += 1
+                await self._deliver(self._last_analysis.repeat_at(ts))
+                continue
             done = time.monotonic()
+            analysed_at, self._last_analysis = now, result
             self._stats.frames_analysed += 1
             self._stats.last_analysed_ts = ts
             self._stats.last_analysis_s = done - started
             self._stats.last_latency_s = done - ts
             self._stats.period_s = min(self._slowest, max(self._period, BACKOFF * (done - started)))
-            try:
-                await self._on_analysis(result)
-            except Exception:
-                logger.exception("%s: on_analysis failed", self._name)
+            await self._deliver(result)
 
-    def _run(self, frame: VideoFrame, ts: float) -> FrameAnalysis:
-        # In the worker: even the plane copy stays off the loop.
-        return self._analyze(frame.to_ndarray(format="yuv420p"), ts)
+    async def _deliver(self, analysis: FrameAnalysis) -> None:
+        try:
+            await self._on_analysis(analysis)
+        except Exception:
+            logger.exception("%s: on_analysis failed", self._name)
+
+    def _run(self, frame: VideoFrame, ts: float, may_repeat: bool) -> FrameAnalysis | None:
+        """The frame's analysis, or None when it may be repeated and the picture is still.
+        In the worker: even the plane copy and the stillness test stay off the loop."""
+        still = self._still
+        unchanged = still is not None and still.unchanged(luma(frame))
+        if may_repeat and unchanged and self._last_analysis is not None:
+            return None
+        result = self._analyze(frame.to_ndarray(format="yuv420p"), ts)
+        if still is not None:
+            still.analysed()
+        return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from alerts.engine import RuleEngine
 from alerts.events import AlertEvent, IncidentState, Severity
@@ -368,3 +369,27 @@ def test_event_to_dict_is_json_ready() -> None:
         "confidence": 1.0,
         "message": "",
     }
+
+
+# --- repeated observations (a still picture's last finding) -------------------------------------
+
+
+def test_repeated_observations_keep_time_but_are_not_hits() -> None:
+    # multiple_faces needs 3 looks here: one look repeated over 2 s is one hit, whatever
+    # the time; two more looks start it, dated from the first.
+    e = engine(multiple_faces={"min_hits": 3})
+    look = Observation(K.MULTIPLE_FACES, True, 10.0)
+    repeats = [replace(look, ts=10.0 + i * FRAME, repeated=True) for i in range(1, 5)]
+    assert run(e, [look, *repeats]) == []
+    assert run(e, [Observation(K.MULTIPLE_FACES, True, 12.5)]) == []
+    [started] = run(e, [Observation(K.MULTIPLE_FACES, True, 13.0)])
+    assert (started.state, started.started_at) == (STARTED, 10.0)
+
+
+def test_a_repeated_finding_carries_the_debounce() -> None:
+    # One look at an empty chair, then the same picture: no_face starts after its 3 s.
+    e = engine()
+    look = Observation(K.NO_FACE, True, 10.0)
+    repeats = [replace(look, ts=10.0 + i / 3, repeated=True) for i in range(1, 10)]
+    events = run(e, [look, *repeats])
+    assert [(ev.kind, ev.state, ev.started_at) for ev in events] == [(K.NO_FACE, STARTED, 10.0)]

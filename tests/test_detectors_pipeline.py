@@ -255,7 +255,30 @@ def test_talking_at_two_analyses_a_second(models: Models) -> None:
     results = [analyzer.analyze(live(frames[i % 2], i), i * 0.5) for i in range(6)]
     assert [AlertKind.TALKING in active(r) for r in results] == [False] * 2 + [True] * 4
     talking = next(o for o in results[-1].observations if o.kind is AlertKind.TALKING)
-    assert "moved 4 time(s)" in talking.message
+    assert "moved 5 time(s)" in talking.message  # six frames in the 2.5 s window
+
+
+def test_talking_at_one_analysis_a_second_with_jitter(models: Models) -> None:
+    # A still picture is analysed once a second, a little later now and then: three frames
+    # 1.15 s apart still show two moves.
+    analyzer = FrameAnalyzer(None, AnalyzerSettings(yaw_threshold=90, pitch_threshold=90))
+    frames = [webcam("obama"), webcam("obama2")]
+    results = [analyzer.analyze(live(frames[i % 2], i), i * 1.15) for i in range(4)]
+    assert [AlertKind.TALKING in active(r) for r in results] == [False] * 2 + [True] * 2
+
+
+def test_a_repeated_analysis_keeps_the_findings_but_not_the_identity_check(
+    models: Models, obama_reference: np.ndarray
+) -> None:
+    analyzer = FrameAnalyzer(obama_reference)
+    first = analyzer.analyze(live(composite(), 0), 5.0)
+    assert first.identity_distance is not None and AlertKind.FACE_MISMATCH in kinds(first)
+    again = first.repeat_at(5.4)
+    assert again.repeated and again.ts == 5.4 and again.identity_distance is None
+    assert again.faces == first.faces and active(again) == active(first) - {AlertKind.FACE_MISMATCH}
+    assert kinds(again) == kinds(first) - {AlertKind.FACE_MISMATCH}
+    assert all(o.repeated and o.ts == 5.4 for o in again.observations)
+    assert not any(o.repeated for o in first.observations)
 
 
 def test_a_face_swap_is_not_talking(models: Models) -> None:

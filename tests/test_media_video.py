@@ -201,8 +201,10 @@ async def test_reader_crash_is_logged_not_silent(
 
 async def test_misuse_is_refused(executor: ThreadPoolExecutor) -> None:
     analyses = Analyses()
-    with pytest.raises(ValueError, match="analysis_fps"):
+    with pytest.raises(ValueError, match="analysis rate must be positive"):
         VideoSampler(analyses.analyze, analyses.on_analysis, executor, analysis_fps=0)
+    with pytest.raises(ValueError, match="analysis rate must be positive"):
+        VideoSampler(analyses.analyze, analyses.on_analysis, executor, still_analysis_fps=0)
     sampler = VideoSampler(analyses.analyze, analyses.on_analysis, executor)
     audio = WavAudioTrack(np.zeros(1600, dtype=np.int16), 16000)
     with pytest.raises(ValueError, match="video track"):
@@ -214,3 +216,47 @@ async def test_misuse_is_refused(executor: ThreadPoolExecutor) -> None:
     await sampler.stop()
     await sampler.stop()  # idempotent
     track.stop()
+
+
+async def test_a_still_picture_is_analysed_once_a_second_and_a_change_at_once(
+    executor: ThreadPoolExecutor,
+) -> None:
+    # 3 samples a second; the candidate sits still (panning 4 px) for 3 s, then leaves.
+    analyses = Analyses()
+    sampler = VideoSampler(
+        analyses.analyze,
+        analyses.on_analysis,
+        executor,
+        analysis_fps=3.0,
+        still_analysis_fps=1.0,
+    )
+    track = ClipVideoTrack(Clip(((0, 3, "candidate"), (3, 5, "empty")), fps=15))
+    await play(sampler, track)
+    assert track._start is not None
+    cut = track._start + 3.0  # when the first empty frame was due
+    looked = [a.ts for a in analyses.delivered if not a.repeated]
+    assert looked == [ts for _, _, ts in analyses.frames]  # the detectors saw exactly those
+    stats = sampler.stats
+    assert stats.frames_analysed == len(looked) and stats.frames_repeated > 0
+    assert stats.frames_analysed + stats.frames_repeated == len(analyses.delivered)
+    # Every sample got an analysis, in order: 3 a second for 5 s.
+    stamps = [a.ts for a in analyses.delivered]
+    assert stamps == sorted(stamps) and 13 <= len(stamps) <= 16, stamps
+    # While still: one look a second (the first frame, then every third sample).
+    before = [ts for ts in looked if ts < cut]
+    assert 3 <= len(before) <= 4, looked
+    assert max(np.diff(before)) < 1.0 + 0.2, looked
+    # The empty chair is looked at on the first sample after the cut, not a second later.
+    after = [ts for ts in looked if ts >= cut]
+    assert after and after[0] - cut < 1 / 3 + 0.15, (after, cut)
+
+
+async def test_every_sample_is_analysed_without_a_still_rate(
+    executor: ThreadPoolExecutor,
+) -> None:
+    analyses = Analyses()
+    sampler = VideoSampler(analyses.analyze, analyses.on_analysis, executor, analysis_fps=3.0)
+    await play(sampler, ClipVideoTrack(Clip(((0, 2, "candidate"),), fps=15)))
+    assert sampler.stats.frames_repeated == 0
+    assert not any(a.repeated for a in analyses.delivered)
+    assert 5 <= sampler.stats.frames_analysed <= 7

@@ -17,6 +17,9 @@ def test_defaults_are_an_embedded_sqlite_server_on_port_5000(tmp_path: Path) -> 
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/proctor.db"
     assert settings.ice_servers == () and settings.ice_hosts is None
     assert settings.analysis_fps == 3.0
+    assert settings.still_analysis_fps == 1.0
+    every_sample, _ = load_settings({"PROCTOR_STILL_ANALYSIS_FPS": "3"})
+    assert every_sample.still_analysis_fps == 3.0
     assert settings.capture_size == (320, 240)
     vga, _ = load_settings({"PROCTOR_CAPTURE_SIZE": "640X480"})
     assert vga.capture_size == (640, 480)
@@ -45,6 +48,7 @@ def test_flags_win_over_environment() -> None:
         ({"PROCTOR_DATABASE_URL": "proctor.db"}, "PROCTOR_DATABASE_URL='proctor.db'"),
         ({"PROCTOR_ICE_SERVERS": "stun.example.org:3478"}, "PROCTOR_ICE_SERVERS"),
         ({"PROCTOR_ANALYSIS_FPS": "0"}, "PROCTOR_ANALYSIS_FPS='0' must be at least 0.1"),
+        ({"PROCTOR_STILL_ANALYSIS_FPS": "0"}, "PROCTOR_STILL_ANALYSIS_FPS='0' must be at least"),
         ({"PROCTOR_ADMIN_USERNAME": "root"}, "go together"),
         (
             {"PROCTOR_IDENTITY_PROCESSES": "-1"},

@@ -395,7 +395,7 @@ class SessionPanel {
               this.messageInput,
               send,
             ),
-            h("div.row", h("span.small.muted", "Face boxes, gaze and alert labels are drawn from the server's analysis (2 frames/s)."), h("span.spacer"), end),
+            h("div.row", h("span.small.muted", "Face boxes, gaze and alert labels are drawn from the server's analysis (up to 3 frames/s)."), h("span.spacer"), end),
           ),
           h("div.card", h("div.card-head", h("h3", "Alert timeline"), h("span.spacer"), h("span.small.muted#timeline-count")), h("div.card-body", { style: "padding-top:4px;padding-bottom:4px" }, this.timeline)),
         ),
