@@ -331,6 +331,8 @@ class Sample:
     stats: dict[str, Any] | None = None
     stats_rtt: float | None = None
     """Round trip of the stats request: the server's event loop lag shows in it."""
+    roles: dict[str, float] = field(default_factory=dict)
+    """Server CPU seconds by kind of process (`procstats.ROLES`), all servers together."""
 
 
 @dataclass
@@ -374,6 +376,9 @@ async def sampler(
                 sum(t.processes for t in trees if t),
             )
         sample = Sample(time.monotonic(), server, gens, busy, total)
+        for node in nodes:
+            for role, seconds in procstats.cpu_by_role(node.server.process.pid).items():
+                sample.roles[role] = sample.roles.get(role, 0.0) + seconds
         if poll_stats:
             sent = time.monotonic()
             merged: dict[str, Any] = {"now": 0.0, "peers": 0, "executor_queue": 0, "sessions": []}
@@ -399,7 +404,7 @@ def window(samples: list[Sample], start: float, end: float) -> list[Sample]:
     return [s for s in samples if start <= s.at <= end]
 
 
-def cpu_rate(samples: list[Sample]) -> dict[str, float | None]:
+def cpu_rate(samples: list[Sample]) -> dict[str, Any]:
     """Cores used by the server, the generators and the whole machine over the samples."""
     good = [s for s in samples if s.server is not None]
     if len(good) < 2:
@@ -408,6 +413,10 @@ def cpu_rate(samples: list[Sample]) -> dict[str, float | None]:
     seconds = last.at - first.at
     assert first.server is not None and last.server is not None
     return {
+        "server_cores_by_role": {
+            role: round((last.roles.get(role, 0.0) - first.roles.get(role, 0.0)) / seconds, 3)
+            for role in procstats.ROLES
+        },
         "server_cores": (last.server.cpu_s - first.server.cpu_s) / seconds,
         "generator_cores": (last.generators - first.generators) / seconds,
         "machine_busy": (last.machine_busy - first.machine_busy)
@@ -568,6 +577,7 @@ def live_figures(samples: list[Sample], sessions: list[int], fps: float) -> dict
     by_last = {s["session_id"]: s for s in last["sessions"]}
     received = 0
     rates: list[float] = []
+    repeats: list[float] = []
     for sid in sessions:
         a, b = by_first.get(sid), by_last.get(sid)
         if a is None or b is None:
@@ -575,6 +585,8 @@ def live_figures(samples: list[Sample], sessions: list[int], fps: float) -> dict
             continue
         received += b["frames_received"] - a["frames_received"]
         rates.append((b["frames_analysed"] - a["frames_analysed"]) / seconds)
+        # Servers before the still-picture test did not count repeats.
+        repeats.append((b.get("frames_repeated", 0) - a.get("frames_repeated", 0)) / seconds)
     latencies: list[float] = []
     executor: list[int] = []
     seen: dict[int, float] = {}
@@ -599,6 +611,7 @@ def live_figures(samples: list[Sample], sessions: list[int], fps: float) -> dict
             "p05": percentile(rates, 0.05),
         },
         "analysed_rates": rates,
+        "repeated_per_candidate_per_s": statistics.median(repeats) if repeats else None,
         "held": sum(1 for r in rates if r >= HELD_RATE * min(1.0, fps)),
         "latency_samples": len(latencies),
         "latency_p50_s": percentile(latencies, 0.5),
@@ -978,9 +991,9 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
 
 COLUMNS = (
     ("N", 4), ("held", 5), ("conn", 5), ("refused", 8), ("rx fps", 7), ("an/s med", 9),
-    ("an/s min", 9), ("lat p50", 8), ("lat p95", 8), ("alert p50", 10), ("alert p95", 10),
-    ("missed", 7), ("spur", 5), ("cpu/cand", 9), ("MB/cand", 8), ("mem flat", 9), ("upl cpu", 8),
-    ("ratio", 6),
+    ("an/s min", 9), ("rep/s", 6), ("lat p50", 8), ("lat p95", 8), ("alert p50", 10),
+    ("alert p95", 10), ("missed", 7), ("spur", 5), ("cpu/cand", 9), ("MB/cand", 8),
+    ("mem flat", 9), ("upl cpu", 8), ("ratio", 6),
 )  # fmt: skip
 
 
@@ -1009,6 +1022,7 @@ def row(result: dict[str, Any]) -> list[str]:
         fmt(live.get("frames_received_per_s"), ".0f"),
         fmt(rates.get("median")),
         fmt(rates.get("min")),
+        fmt(live.get("repeated_per_candidate_per_s")),
         fmt(live.get("latency_p50_s"), ".2f", "s"),
         fmt(live.get("latency_p95_s"), ".2f", "s"),
         fmt(alerts.get("delay_p50_s"), "+.2f", "s"),
@@ -1028,6 +1042,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(header)
     for result in results:
         print(" ".join(v.rjust(w) for v, (_, w) in zip(row(result), COLUMNS, strict=True)))
+    for result in results:
+        roles = result.get("webrtc", {}).get("server_cores_by_role") or {}
+        split = ", ".join(f"{role} {cores:.2f}" for role, cores in roles.items() if cores)
+        print(f"N={result['n']} server cores by process: {split or 'n/a'}")
 
 
 # --- main -------------------------------------------------------------------------------

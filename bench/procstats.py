@@ -67,6 +67,36 @@ def tree_sample(pid: int) -> TreeSample | None:
     return TreeSample(cpu_ticks / TICKS, rss_pages * PAGE, count)
 
 
+ROLES = ("front", "live workers", "analysis", "other")
+
+
+def _role(depth: int, pid: int) -> str:
+    """What a process of the server's tree does, from where it sits: the server itself,
+    its live workers (children), their analysis processes (grandchildren)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return "other"
+    if b"resource_tracker" in cmdline:
+        return "other"
+    return ROLES[min(depth, 3)]
+
+
+def cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds of the live processes of `pid`'s tree, by `ROLES` (threads included; a
+    one-process server has only "front" and "analysis" at depth 1 counts as a worker)."""
+    seconds = dict.fromkeys(ROLES, 0.0)
+    stack = [(pid, 0)]
+    while stack:
+        current, depth = stack.pop()
+        fields = _stat_fields(current)
+        if fields is None:
+            continue
+        seconds[_role(depth, current)] += (int(fields[11]) + int(fields[12])) / TICKS
+        stack.extend((child, depth + 1) for child in _children(current))
+    return seconds
+
+
 def machine_cpu() -> tuple[float, float]:
     """(busy seconds, total seconds) over all cores since boot, from /proc/stat."""
     parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
