@@ -836,9 +836,13 @@ async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path
             first_pid = nodes[0].server.process.pid
 
             def start_profiles() -> None:
+                # The live candidates are in the workers when there are any: profile one.
+                workers = procstats.pids_by_role(first_pid)["live workers"]
+                target = min(workers) if workers else first_pid
+                result["profile_pid_role"] = "live worker" if workers else "front"
                 for kind, path in profile_paths.items():
                     seconds = int(args.measure / 2)
-                    profiles.append(start_profile(first_pid, seconds, path, gil=kind == "gil"))
+                    profiles.append(start_profile(target, seconds, path, gil=kind == "gil"))
 
             if args.profile:
                 delay = measure_start - time.monotonic() + args.measure / 4

@@ -82,19 +82,35 @@ def _role(depth: int, pid: int) -> str:
     return ROLES[min(depth, 3)]
 
 
-def cpu_by_role(pid: int) -> dict[str, float]:
-    """CPU seconds of the live processes of `pid`'s tree, by `ROLES` (threads included; a
-    one-process server has only "front" and "analysis" at depth 1 counts as a worker)."""
-    seconds = dict.fromkeys(ROLES, 0.0)
+def _tree_roles(pid: int) -> list[tuple[int, str, list[str]]]:
+    """(pid, role, /proc stat fields) of every live process of `pid`'s tree."""
+    found = []
     stack = [(pid, 0)]
     while stack:
         current, depth = stack.pop()
         fields = _stat_fields(current)
         if fields is None:
             continue
-        seconds[_role(depth, current)] += (int(fields[11]) + int(fields[12])) / TICKS
+        found.append((current, _role(depth, current), fields))
         stack.extend((child, depth + 1) for child in _children(current))
+    return found
+
+
+def cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds of the live processes of `pid`'s tree, by `ROLES` (threads included; a
+    one-process server has only "front" and "analysis" at depth 1 counts as a worker)."""
+    seconds = dict.fromkeys(ROLES, 0.0)
+    for _, role, fields in _tree_roles(pid):
+        seconds[role] += (int(fields[11]) + int(fields[12])) / TICKS
     return seconds
+
+
+def pids_by_role(pid: int) -> dict[str, list[int]]:
+    """The processes of `pid`'s tree by `ROLES`, e.g. the live workers to profile."""
+    pids: dict[str, list[int]] = {role: [] for role in ROLES}
+    for current, role, _ in _tree_roles(pid):
+        pids[role].append(current)
+    return pids
 
 
 def machine_cpu() -> tuple[float, float]:
