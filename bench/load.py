@@ -704,14 +704,16 @@ CATEGORIES = (
     ("voice activity (silero)", ("detectors/voice.py",)),
     ("VP8 decode", ("Vp8Decoder.decode", "codecs/vpx.py")),
     ("Opus decode", ("OpusDecoder.decode", "codecs/opus.py")),
-    ("frame to BGR / audio resample", ("VideoSampler._run", "media/audio.py", "media/video.py")),
+    ("frames (plane copy, still test) / audio resample",
+     ("VideoSampler._run", "media/audio.py", "media/video.py", "media/still.py")),
     ("SRTP/RTP/jitter buffer", ("pylibsrtp", "rtcrtpreceiver", "rtcdtlstransport", "jitterbuffer",
                                 "aiortc/rtp.py", "rtcrtpsender")),
     ("ICE/STUN", ("aioice",)),
     ("SCTP/data channel", ("rtcsctptransport",)),
     ("database", ("sqlalchemy", "aiosqlite", "storage/")),
     ("HTTP/REST", ("aiohttp/web_", "(api/", "multipart")),
-    ("alerts/rules", ("alerts/", "live/")),
+    # Not live/worker_process.py: a live worker's event loop runs under it.
+    ("alerts/rules", ("alerts/", "live/session.py", "live/sinks.py", "live/hub.py")),
 )  # fmt: skip
 GENERIC = ("event loop/threads", ("asyncio/", "selectors.py", "threading.py", "concurrent/futures"))
 """Only when no frame of the stack falls in a specific category."""
