@@ -64,7 +64,7 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     live: LivePipeline
     if services.settings.live_workers:
-        live = WorkerHub(services.settings)
+        live = WorkerHub(services.settings, services.db)
         await live.start()
     else:
         live = LiveHub(services.settings, services.db)

@@ -34,6 +34,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.bus import AlertBus
 from api.errors import ApiError
@@ -45,7 +47,8 @@ from live.contract import LiveState, NotLive, ServerBusy
 from live.worker_process import REFUSALS, run_worker
 from media.consumer import cancel_and_wait
 from media.tasks import spawn
-from storage.models import ExamSession
+from storage.alert_store import end_interrupted
+from storage.models import ExamSession, utcnow
 
 __all__ = ["WorkerHub", "worker_settings"]
 
@@ -159,7 +162,7 @@ def _raise_refusal(body: dict[str, Any]) -> None:
 class WorkerHub:
     """`LivePipeline` over `settings.live_workers` worker processes. `start()` before use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: async_sessionmaker[AsyncSession]) -> None:
         if settings.live_workers < 1:
             raise ValueError("WorkerHub needs live_workers >= 1")
         # Only this user may enter the directory, so only it can reach the sockets.
@@ -169,6 +172,7 @@ class WorkerHub:
             _Worker(i, share, os.path.join(self._dir, f"worker-{i}.sock"))
             for i in range(settings.live_workers)
         ]
+        self._db = db
         self._bus = AlertBus()
         self._executor = ThreadPoolExecutor(2, thread_name_prefix="front")
         self._owners: dict[int, _Worker] = {}
@@ -364,8 +368,23 @@ class WorkerHub:
             code,
             len(lost),
         )
+        await self._end_interrupted(lost)
         worker.start()
         await worker.wait_ready()
+
+    async def _end_interrupted(self, session_ids: list[int]) -> None:
+        """The dead worker's open incidents will never end by themselves: end them now and
+        have the consoles read those sessions again."""
+        try:
+            async with self._db() as db:
+                touched = await end_interrupted(db, session_ids, utcnow())
+        except SQLAlchemyError:
+            logger.exception("could not end the open incidents of sessions %s", session_ids)
+            return
+        for session_id, exam_id in touched.items():
+            self._bus.publish(
+                exam_id, {"type": "session", "session_id": session_id, "event": "updated"}
+            )
 
     async def close(self) -> None:
         """Every worker stores its open incidents and hangs up; then they exit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -71,3 +72,33 @@ async def refresh_risk_score(db: AsyncSession, session_id: int) -> float:
     assert session is not None
     session.risk_score = risk_score(alerts)
     return session.risk_score
+
+
+INTERRUPTED = "monitoring interrupted"
+
+
+async def end_interrupted(
+    db: AsyncSession, session_ids: Collection[int], at: datetime
+) -> dict[int, int]:
+    """End the open incidents of sessions whose live pipeline died without ending them (a
+    live worker killed): nothing will observe their end, and left open they would show as
+    open on every console for good. Ends them at `at`, says so in the message, refreshes
+    the risk scores and commits. Returns {session id: exam id} of the sessions touched."""
+    if not session_ids:
+        return {}
+    open_alerts = (
+        await db.execute(
+            select(Alert).where(Alert.session_id.in_(session_ids), Alert.state != "ended")
+        )
+    ).scalars()
+    touched: dict[int, int] = {}
+    for alert in open_alerts:
+        alert.state = "ended"
+        alert.ended_at = max(at, alert.started_at)
+        alert.message = f"{alert.message} ({INTERRUPTED})"
+        touched[alert.session_id] = alert.exam_id
+    await db.flush()
+    for session_id in touched:
+        await refresh_risk_score(db, session_id)
+    await db.commit()
+    return touched

@@ -142,28 +142,46 @@ async def test_candidates_spread_over_workers_and_the_front_sees_all(
         assert row.state == "ended" and row.ended_at is not None, sid
 
 
+def incident_ended(message: dict[str, Any]) -> bool:
+    return (
+        message["type"] == "session"
+        and message["event"] == "updated"
+        and message["session"]["open_alerts"] == []
+    )
+
+
 async def test_a_worker_that_dies_is_restarted_and_its_candidate_comes_back(
     make_api: ApiFactory, two_workers: Settings
 ) -> None:
     api, hub = await with_workers(make_api, two_workers)
-    _, _, attempts = await exam_with_candidates(api, "cat")
+    proctor, exam_id, attempts = await exam_with_candidates(api, "cat")
     token, session_id = attempts["cat"]
     first = await connect(api, token, session_id, EMPTY)
     try:
+        lost = await next_message(first, is_alert("no_face", "started"), 10)
         index = hub.owner(session_id)
         assert index is not None
         pid = hub.pids[index]
         assert pid is not None
-        os.kill(pid, signal.SIGKILL)
+        async with api.client.ws_connect(ws_url(api, exam_id, proctor)) as console:
+            [entry] = (await console.receive_json())["sessions"]
+            assert [a["id"] for a in entry["open_alerts"]] == [lost["id"]]
+            os.kill(pid, signal.SIGKILL)
+            # The incident the worker held open is ended for it, and the console told.
+            await receive(console, incident_ended, 30)
         async with asyncio.timeout(30):
             while hub.owner(session_id) is not None or hub.pids[index] == pid:
                 await asyncio.sleep(0.1)
     finally:
         await first.close()
+    row = await stored(two_workers, lost["id"])
+    assert row.state == "ended" and row.ended_at is not None
+    assert row.message.endswith("(monitoring interrupted)")
     # The page offers again, as it does when its connection fails, and is watched again.
     second = await connect(api, token, session_id, EMPTY)
     try:
         assert hub.owner(session_id) is not None
-        await next_message(second, is_alert("no_face", "started"), 10)
+        again = await next_message(second, is_alert("no_face", "started"), 10)
+        assert again["id"] != lost["id"]  # a new incident, the old one stays ended
     finally:
         await second.close()
