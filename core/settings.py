@@ -40,7 +40,8 @@ class Settings:
     ice_hosts: tuple[str, ...] | None = None
     """Addresses offered as ICE host candidates; None means every interface."""
     analysis_fps: float = 3.0
-    """Frames analysed per second per candidate (down to 1 under load). At 2 the alert
+    """Frames sampled per second per candidate (down to 1 under load); a sample showing the
+    picture last analysed repeats that analysis (`still_analysis_fps`). At 2 the alert
     delay holds two 0.5 s sampling steps and its p95 sits at +1.2-1.3 s beyond each rule's
     debounce at any load; at 3 it was +0.90 s with 25 candidates on 2 cores (BENCHMARKS.md)."""
     still_analysis_fps: float = 1.0
