@@ -17,9 +17,9 @@ from api.accounts import create_user
 from api.attempts import expire_overdue
 from api.errors import ApiError, error_middleware
 from api.routes import OPERATIONS, setup_routes
+from api.services import SERVICES, Services
 from auth.throttle import LoginThrottle
 from auth.tokens import TokenIssuer
-from core.keys import SERVICES, Services
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
 from live.contract import LivePipeline
 from live.hub import LiveHub

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from alerts.events import AlertEvent, IncidentState, Severity
 from alerts.kinds import Source, source_of
 from alerts.presets import RuleBook, RuleSettings
-from detectors.base import AlertKind, Observation
+from core.kinds import AlertKind
+from detectors.base import Observation
 
 # A rise smaller than this is detector noise, not news for the proctor.
 CONFIDENCE_STEP = 0.1

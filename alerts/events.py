@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from detectors.base import AlertKind
+from core.kinds import AlertKind
 
 
 class Severity(StrEnum):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from detectors.base import AlertKind
+from core.kinds import AlertKind
 
 
 class Source(StrEnum):

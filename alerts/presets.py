@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from alerts.events import Severity
-from detectors.base import AlertKind
+from core.kinds import AlertKind
 
 DEFAULT_PRESET = "normal"
 

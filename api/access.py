@@ -13,8 +13,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import not_found, unauthorized
+from api.services import Services
 from auth.tokens import InvalidToken
-from core.keys import Services
 from storage.models import Enrolment, Exam, ExamSession, Role, User
 
 

@@ -27,7 +27,7 @@ from api.schemas import (
     SubmitBody,
     SubmitOut,
 )
-from core.keys import Services
+from api.services import Services
 from storage.models import Answer, Exam, ExamSession, Role, SessionStatus, User, utcnow
 
 SUBMIT_GRACE = timedelta(seconds=30)

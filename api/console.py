@@ -50,7 +50,7 @@ from api.schemas import (
     OverviewQuery,
     WatchOut,
 )
-from core.keys import SERVICES, Services
+from api.services import SERVICES, Services
 from live.contract import LivePipeline, NotLive
 from live.watch import ViewerLimitReached
 from signaling.errors import InvalidOffer

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.keys import SERVICES
+from api.services import SERVICES
 
 log = logging.getLogger(__name__)
 

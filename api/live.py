@@ -10,7 +10,7 @@ from api.access import load_session
 from api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from api.operation import Call
 from api.schemas import OfferBody, OfferOut, ReferencePhotoOut
-from core.keys import Services
+from api.services import Services
 from detectors.errors import EnrolmentError, ImageDecodeError
 from detectors.identity import decode_image, reference_descriptor
 from live.contract import LivePipeline, ServerBusy

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.access import authenticate
 from api.errors import ApiError, bad_request, forbidden, unprocessable
-from core.keys import SERVICES, Services
+from api.services import SERVICES, Services
 from storage.models import User
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from detectors.base import AlertKind, FrameAnalysis, Observation
+from core.kinds import AlertKind
+from detectors.base import FrameAnalysis, Observation
 from detectors.camera import CameraCheck, CameraSettings
 from detectors.face_detector import Detection
 from detectors.face_geometry import gaze, head_pose, mouth_open_ratio

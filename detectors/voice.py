@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from detectors.base import AlertKind, Observation
+from core.kinds import AlertKind
+from detectors.base import Observation
 from detectors.model_files import SILERO_VAD, model_path
 
 SAMPLE_RATE = 16_000

@@ -16,8 +16,7 @@ import logging
 import time
 from collections import deque
 
-from media.consumer import cancel_and_wait
-from media.tasks import spawn
+from core.tasks import cancel_and_wait, spawn
 
 __all__ = ["Admission", "LoopLag"]
 

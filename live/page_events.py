@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.base import AlertKind, Observation
+from core.kinds import AlertKind
+from detectors.base import Observation
 
 _LEVELS = {
     ("focus", "lost"): (AlertKind.FOCUS_LOST, True, "the exam tab lost focus"),

@@ -22,8 +22,10 @@ from alerts.engine import RuleEngine
 from alerts.errors import AlertNotStored
 from alerts.events import AlertEvent, IncidentState
 from alerts.presets import RuleBook
+from core.kinds import AlertKind
+from core.tasks import spawn
 from detectors.analysis_pool import AnalysisPool, RemoteAnalyzer
-from detectors.base import AlertKind, FrameAnalysis, Observation
+from detectors.base import FrameAnalysis, Observation
 from detectors.face_detector import Detection
 from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, FrameAnalyzer, to_bgr
 from live.clock import iso
@@ -31,7 +33,6 @@ from live.page_events import observation_from_page
 from live.watch import Broadcast, Thumbnail
 from media.audio import AudioSampler
 from media.constraints import CaptureProfile
-from media.tasks import spawn
 from media.video import VideoSampler
 from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer

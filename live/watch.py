@@ -37,9 +37,9 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 from av import VideoFrame
 from av.packet import Packet
 
+from core.tasks import cancel_and_wait, spawn
 from detectors.pipeline import to_bgr
-from media.consumer import TrackConsumer, cancel_and_wait
-from media.tasks import spawn
+from media.consumer import TrackConsumer
 from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
 from signaling.sdp import check_offer

@@ -42,11 +42,10 @@ from api.errors import ApiError
 from api.schemas import UploadFrameOut, WatchOut
 from api.stats import LiveStatsOut
 from core.settings import Settings
+from core.tasks import cancel_and_wait, spawn
 from live.admission import Admission, LoopLag
 from live.contract import LiveState, NotLive, ServerBusy
 from live.worker_process import REFUSALS, run_worker
-from media.consumer import cancel_and_wait
-from media.tasks import spawn
 from storage.alert_store import end_interrupted
 from storage.models import ExamSession, utcnow
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.tasks import spawn
+from core.tasks import cancel_and_wait, spawn
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +106,3 @@ class ReaderAndWorker(ABC):
     @abstractmethod
     def _work(self) -> Coroutine[Any, Any, None]:
         """Process what `_read` kept, at its own pace."""
-
-
-async def cancel_and_wait(task: asyncio.Task[object]) -> None:
-    """Cancel `task` and wait until it has ended (its own failure is logged by `spawn`)."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task

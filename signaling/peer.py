@@ -19,8 +19,8 @@ from aiortc import RTCDataChannel, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
-from media.consumer import TrackConsumer, TrackDrain, cancel_and_wait
-from media.tasks import spawn
+from core.tasks import cancel_and_wait, spawn
+from media.consumer import TrackConsumer, TrackDrain
 from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
 from signaling.sdp import check_offer, with_audio_ptime, with_bandwidth

@@ -13,7 +13,7 @@ from alerts.bus import AlertBus
 from alerts.dispatch import AlertDispatcher, AlertSink, DeliveredAlert
 from alerts.errors import AlertNotStored
 from alerts.events import AlertEvent, IncidentState, Severity
-from detectors.base import AlertKind
+from core.kinds import AlertKind
 from live.sinks import ConsoleSink
 
 EVENT = AlertEvent(

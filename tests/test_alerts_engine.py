@@ -8,7 +8,8 @@ from dataclasses import replace
 from alerts.engine import RuleEngine
 from alerts.events import AlertEvent, IncidentState, Severity
 from alerts.presets import resolve_rules
-from detectors.base import AlertKind, Observation
+from core.kinds import AlertKind
+from detectors.base import Observation
 
 K = AlertKind
 STARTED, UPDATED, ENDED = IncidentState.STARTED, IncidentState.UPDATED, IncidentState.ENDED

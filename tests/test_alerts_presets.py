@@ -17,7 +17,7 @@ from alerts.presets import (
     resolve_rules,
     rulebook_to_dict,
 )
-from detectors.base import AlertKind
+from core.kinds import AlertKind
 
 K = AlertKind
 

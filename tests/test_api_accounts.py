@@ -33,7 +33,7 @@ async def test_register_then_login_returns_a_bearer_token(api: Api) -> None:
 async def test_password_is_stored_as_argon2id(api: Api) -> None:
     from sqlalchemy import select
 
-    from core.keys import SERVICES
+    from api.services import SERVICES
     from storage.models import User
 
     await api.candidate("bob", "bob-password-1")

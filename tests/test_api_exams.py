@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from core.keys import SERVICES
+from api.services import SERVICES
 from storage.models import Alert, ExamSession, utcnow
 from tests.conftest import Api
 

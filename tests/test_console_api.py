@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
+from api.services import SERVICES
 from auth.tokens import TokenIssuer
-from core.keys import SERVICES
 from core.settings import Settings
 from tests.clips import DATA
 from tests.conftest import Api

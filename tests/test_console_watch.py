@@ -12,7 +12,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from core.keys import SERVICES
+from api.services import SERVICES
 from live.watch import MAX_VIEWERS
 from signaling.ice import IceSettings
 from tests.clips import CandidateClient, Clip, ClipVideoTrack

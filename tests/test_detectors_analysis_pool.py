@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from core.kinds import AlertKind
 from detectors.analysis_pool import AnalysisPool
-from detectors.base import AlertKind
 from detectors.identity import reference_descriptor
 from detectors.pipeline import AnalyzerSettings, FrameAnalyzer
 from tests.test_detectors_pipeline import live, photo, webcam

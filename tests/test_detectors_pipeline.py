@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from detectors.base import AlertKind, FrameAnalysis
+from core.kinds import AlertKind
+from detectors.base import FrameAnalysis
 from detectors.identity import reference_descriptor
 from detectors.models import Models, shared_models
 from detectors.pipeline import AnalyzerSettings, FrameAnalyzer, face_appearance, to_bgr

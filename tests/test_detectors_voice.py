@@ -9,7 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from detectors.base import AlertKind, Observation
+from core.kinds import AlertKind
+from detectors.base import Observation
 from detectors.models import shared_models
 from detectors.pipeline import AudioAnalyzer
 from detectors.voice import Resampler, SileroVad, VoiceActivityDetector

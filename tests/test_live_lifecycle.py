@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.keys import SERVICES
+from api.services import SERVICES
 from core.settings import Settings
 from storage.db import create_engine, session_factory
 from storage.models import Alert

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from detectors.base import AlertKind, Observation
+from core.kinds import AlertKind
+from detectors.base import Observation
 from media.audio import AudioSampler
 from tests.clips import Clip, ClipVideoTrack, speech
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from alerts.dispatch import DeliveredAlert
 from alerts.events import AlertEvent, IncidentState, Severity
-from core.keys import SERVICES
-from detectors.base import AlertKind
+from api.services import SERVICES
+from core.kinds import AlertKind
 from live.sinks import StoreSink
 from storage.models import Alert
 from storage.writer import AlertWriter

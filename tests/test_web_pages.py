@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from core.keys import SERVICES
+from api.services import SERVICES
 from core.settings import Settings
 from tests.browser import FakeMedia, chromium, make_fake_media, screenshot, serve
 from tests.clips import DATA

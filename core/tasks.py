@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["spawn"]
+__all__ = ["cancel_and_wait", "spawn"]
 
 T = TypeVar("T")
 
@@ -30,3 +31,10 @@ def _log_failure(task: asyncio.Task[Any], logger: logging.Logger) -> None:
     exc = task.exception()
     if exc is not None:
         logger.error("background task %s failed", task.get_name(), exc_info=exc)
+
+
+async def cancel_and_wait(task: asyncio.Task[object]) -> None:
+    """Cancel `task` and wait until it has ended (its own failure is logged by `spawn`)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
