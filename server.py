@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -13,33 +14,52 @@ from dataclasses import replace
 from aiohttp import web
 from sqlalchemy import select
 
+from api.access_log import AccessLogger
 from api.accounts import create_user
 from api.attempts import expire_overdue
 from api.errors import ApiError, error_middleware
+from api.forwarded import TrustedProxies, forwarded_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
-from auth.throttle import LoginThrottle
+from auth.throttle import LoginGuard, SlidingWindow
+from auth.tickets import TicketBook
 from auth.tokens import TokenIssuer
+from core.datadir import create_private_file, make_private_dir, secure_data_dir
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
 from live.contract import LivePipeline
 from live.hub import LiveHub
 from live.worker_hub import WorkerHub
+from signaling.ice import ice_settings
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Role, User
 
 log = logging.getLogger("proctor")
 
+REGISTRATION_WINDOW = 3600.0
+
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secret_key(settings)
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    if ice_settings(settings).static_turn_urls:  # validated here, not at the first offer
+        log.warning(
+            "a TURN server in PROCTOR_ICE_SERVERS has a static password: the server uses it, "
+            "browsers never get it (set PROCTOR_TURN_SECRET to give them minted credentials)"
+        )
+    middlewares = [error_middleware]
+    if settings.trusted_proxies:
+        middlewares.insert(0, forwarded_middleware(TrustedProxies(settings.trusted_proxies)))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     engine = create_engine(settings.resolved_database_url)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
         db=session_factory(engine),
         tokens=TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
-        throttle=LoginThrottle(settings.login_attempts, settings.login_window_seconds),
+        logins=LoginGuard(
+            settings.login_attempts, settings.login_address_attempts, settings.login_window_seconds
+        ),
+        registrations=SlidingWindow(settings.registrations_per_address, REGISTRATION_WINDOW),
+        tickets=TicketBook(),
     )
     setup_routes(app, OPERATIONS)
     app.cleanup_ctx.append(database_context)
@@ -50,10 +70,12 @@ def create_app(settings: Settings) -> web.Application:
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
-    services.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    services.settings.evidence_dir.mkdir(parents=True, exist_ok=True)
-    await migrate(services.engine)
     settings = services.settings
+    secure_data_dir(settings.data_dir)
+    make_private_dir(settings.evidence_dir)
+    if not settings.database_url:
+        create_private_file(settings.data_dir / "proctor.db")
+    await migrate(services.engine)
     if settings.admin_username and settings.admin_password:
         await ensure_admin(services, settings.admin_username, settings.admin_password)
     yield
@@ -147,17 +169,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Whatever this process and its workers create (database, evidence) is owner-only.
+    os.umask(0o077)
     if args.command == "create-admin":
         return asyncio.run(_create_admin_command(settings, args.username, args.password_env))
+    try:
+        ssl_context = tls_context(settings)
+    except (OSError, ssl.SSLError) as error:
+        print(f"configuration error: cannot use the TLS certificate/key: {error}", file=sys.stderr)
+        return 2
+    scheme = "https" if ssl_context else "http"
     # run_app handles SIGINT and SIGTERM: it stops accepting, runs on_shutdown (peer
     # connections) and then the cleanup contexts (pipeline flush, database).
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        print=lambda _: log.info("listening on http://%s:%d", settings.host, settings.port),
+        ssl_context=ssl_context,
+        access_log_class=AccessLogger,
+        print=lambda _: log.info("listening on %s://%s:%d", scheme, settings.host, settings.port),
     )
     return 0
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context from PROCTOR_TLS_CERT/KEY; None for plain http."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
 
 
 if __name__ == "__main__":

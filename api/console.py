@@ -1,7 +1,8 @@
 """The proctor console's server side: the live WebSocket of an exam, thumbnails, messages to
 a candidate, full live video, and the two web pages.
 
-    GET  /api/exams/{exam_id}/live?token=<jwt>   WebSocket (proctor of the exam, or admin)
+    GET  /api/exams/{exam_id}/live?ticket=<t>   WebSocket (proctor of the exam, or admin);
+                                                 the ticket from POST /api/ws-ticket
     GET  /api/exams/{exam_id}/overview           the same snapshot over REST
     GET  /api/sessions/{session_id}/thumbnail    JPEG of the latest analysed frame
     POST /api/sessions/{session_id}/message      {text} -> the candidate's data channel
@@ -15,8 +16,8 @@ The WebSocket first sends a snapshot of the exam's active attempts, then streams
     {"type": "analysis", "session_id", ...}       overlays, only for the focused session
     {"type": "message", "session_id", ...}        a proctor's message to a candidate
     {"type": "snapshot", ...}                     again, after a gap or when attempts change
-    {"type": "closed", "error": {code, message}}  the caller may no longer watch (token
-                                                  expired, role or assignment changed); the
+    {"type": "closed", "error": {code, message}}  the caller may no longer watch (account
+                                                  disabled, role or assignment changed); the
                                                   socket then closes with 4000 + HTTP status
 
 and accepts `{"type": "focus", "session_id": id | null}` (whose overlays to stream) and
@@ -36,10 +37,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy import func, select
 
 from alerts.bus import Subscription
-from api.access import load_exam, load_session, user_from_token
+from api.access import current_user, load_exam, load_session, socket_user
 from api.alert_history import alert_out
 from api.attempts import expire_if_due
-from api.errors import ApiError, bad_request, conflict, forbidden, unauthorized
+from api.errors import ApiError, bad_request, conflict, forbidden
 from api.operation import Call
 from api.schemas import (
     ConsoleSession,
@@ -253,13 +254,7 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
         exam_id = int(raw)
     except ValueError:
         raise bad_request("bad_path", f"exam_id must be an integer, got {raw!r}") from None
-    token = request.query.get("token", "").strip()
-    if not token:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-    if not token:
-        raise unauthorized("send an access token: ?token=<token>")
-    user = await user_from_token(token, services)
+    user = await socket_user(request, services)
     if user.role not in STAFF:
         raise forbidden("this needs the role proctor or admin")
     async with services.db() as db:
@@ -269,7 +264,7 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     sockets: set[web.WebSocketResponse] = services.extras.setdefault(SOCKETS, set())
     sockets.add(ws)
-    console = _Console(services, hub, exam_id, ws, token)
+    console = _Console(services, hub, exam_id, ws, user)
     try:
         await console.run()
     except ConnectionResetError:
@@ -289,10 +284,10 @@ class _Console:
         hub: LivePipeline,
         exam_id: int,
         ws: web.WebSocketResponse,
-        token: str,
+        user: User,
     ) -> None:
         self.services = services
-        self.token = token
+        self.user = user
         self.hub = hub
         self.exam_id = exam_id
         self.ws = ws
@@ -372,11 +367,11 @@ class _Console:
                     task.cancel()
 
     async def still_allowed(self) -> bool:
-        """The checks made at connect, made again: a token that expired, a user demoted or
-        removed, an exam no longer visible to them close the socket (code 4000 + the HTTP
-        status the same request would get now), after a last message saying why."""
+        """The checks made at connect, made again: a user disabled, demoted or removed, an
+        exam no longer visible to them close the socket (code 4000 + the HTTP status the
+        same request would get now), after a last message saying why."""
         try:
-            user = await user_from_token(self.token, self.services)
+            user = await current_user(self.user.id, self.user.role, self.services)
             async with self.services.db() as db:
                 await load_exam(db, user, self.exam_id)
         except ApiError as error:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import accounts, alert_history, attempts, console, exams, live, stats, upload
+from api import accounts, alert_history, attempts, console, exams, ice, live, stats, upload
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
 from api.schemas import (
+    AccountBody,
     AlertOut,
     AlertPage,
     AlertQuery,
@@ -19,14 +20,18 @@ from api.schemas import (
     ExamIn,
     ExamList,
     ExamOut,
+    IceConfigOut,
     LoginBody,
     LoginOut,
+    LogoutBody,
+    LogoutOut,
     MessageBody,
     MessageOut,
     OfferBody,
     OfferOut,
     OverviewQuery,
     ReferencePhotoOut,
+    RefreshBody,
     RegisterBody,
     ReviewBody,
     SavedOut,
@@ -35,6 +40,7 @@ from api.schemas import (
     SessionQuery,
     SubmitBody,
     SubmitOut,
+    TicketOut,
     UploadFrameOut,
     UserOut,
     WatchOut,
@@ -46,13 +52,30 @@ CANDIDATE = ("candidate",)
 ADMIN = ("admin",)
 
 OPERATIONS: list[Operation] = [
-    Operation("POST", "/register", accounts.register, "Register a candidate account", None,
-              body=RegisterBody, response=UserOut, status=201, errors=(409, 422)),
-    Operation("POST", "/login", accounts.login, "Log in; returns a bearer token", None,
-              body=LoginBody, response=LoginOut, errors=(401, 422, 429)),
+    Operation("POST", "/register", accounts.register,
+              "Register a candidate account (403 when only admins create accounts)", None,
+              body=RegisterBody, response=UserOut, status=201, errors=(403, 409, 422, 429)),
+    Operation("POST", "/login", accounts.login,
+              "Log in; returns a bearer token and a refresh token", None,
+              body=LoginBody, response=LoginOut, errors=(401, 403, 422, 429)),
+    Operation("POST", "/refresh", accounts.refresh,
+              "Trade a refresh token (used up) for a new access token and refresh token", None,
+              body=RefreshBody, response=LoginOut, errors=(401, 422)),
+    Operation("POST", "/logout", accounts.logout,
+              "Sign out: revoke this access token and the refresh token's sign-in", ANYONE,
+              body=LogoutBody, response=LogoutOut, errors=(422,)),
     Operation("GET", "/api/me", accounts.me, "The caller's account", ANYONE, response=UserOut),
     Operation("POST", "/api/users", accounts.add_user, "Create a user of any role", ADMIN,
               body=CreateUserBody, response=UserOut, status=201, errors=(409, 422)),
+    Operation("PATCH", "/api/users/{user_id}", accounts.update_account,
+              "Disable an account (its sign-ins end at once) or enable it again", ADMIN,
+              body=AccountBody, response=UserOut, errors=(404, 409, 422)),
+    Operation("POST", "/api/ws-ticket", accounts.ws_ticket,
+              "A single-use ticket (30 s) to open the console WebSocket with ?ticket=", STAFF,
+              response=TicketOut),
+    Operation("GET", "/api/ice-servers", ice.ice_config,
+              "STUN/TURN servers for the page's peer connection, TURN credentials minted for "
+              "the caller", ANYONE, response=IceConfigOut),
     Operation("POST", "/api/exams", exams.create_exam, "Create an exam with questions", STAFF,
               body=ExamIn, response=ExamOut, status=201, errors=(422,)),
     Operation("GET", "/api/exams", exams.list_exams, "Exams the caller may see", ANYONE,

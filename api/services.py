@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from auth.throttle import LoginThrottle
+from auth.throttle import LoginGuard, SlidingWindow
+from auth.tickets import TicketBook
 from auth.tokens import TokenIssuer
 from core.settings import Settings
 
@@ -22,7 +23,10 @@ class Services:
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     tokens: TokenIssuer
-    throttle: LoginThrottle
+    logins: LoginGuard
+    registrations: SlidingWindow
+    """Registrations per client address and hour."""
+    tickets: TicketBook
     live: LivePipeline | None = None
     """The live proctoring pipeline; None until it has started."""
     extras: dict[str, Any] = field(default_factory=dict)

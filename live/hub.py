@@ -31,7 +31,7 @@ from live.contract import LiveState, NotLive, ServerBusy
 from live.session import LiveContext, LiveSession
 from live.sinks import ChannelSink, ConsoleSink, StoreSink, alert_message
 from media.constraints import CaptureProfile
-from signaling.ice import IceSettings
+from signaling.ice import ice_settings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
 from storage.models import Exam, ExamSession, ReferenceFace
@@ -69,7 +69,7 @@ class LiveHub:
             dispatcher=dispatcher,
             bus=self.bus,
             peers=self.peers,
-            ice=IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts),
+            ice=ice_settings(settings),
             profile=CaptureProfile.for_size(*settings.capture_size),
             evidence_dir=settings.evidence_dir,
             analysis_fps=settings.analysis_fps,
