@@ -11,7 +11,7 @@ import pytest
 from aiohttp import WSMsgType
 
 import tests.browser as browser_helpers
-from api.console import WEB_DIR
+from api.pages import WEB_DIR
 from core.settings import Settings
 from tests.browser import chromium_args, make_fake_media, serve
 from tests.conftest import ADMIN, Api
