@@ -3,24 +3,12 @@
 // review, messages and ending the session.
 
 import { LiveVideo, Overlay } from "./viewer.js";
-import {
-  alertDuration,
-  clear,
-  confirmDialog,
-  fmtClock,
-  fmtDuration,
-  fmtTime,
-  h,
-  icon,
-  initials,
-  kindColor,
-  kindLabel,
-  modal,
-  riskBadge,
-  severityBadge,
-  sleep,
-  toast,
-} from "./ui.js";
+import { clear, h } from "../shared/dom.js";
+import { fmtClock, fmtDuration, fmtTime, initials } from "../shared/format.js";
+import { icon } from "../shared/icons.js";
+import { confirmDialog, modal } from "../shared/modal.js";
+import { toast } from "../shared/toast.js";
+import { alertDuration, displayName, kindColor, kindLabel, riskBadge, severityBadge } from "./labels.js";
 
 const THUMBNAIL_EVERY_MS = 2000;
 const FEED_LIMIT = 60;
@@ -346,10 +334,6 @@ export class LiveExam {
   }
 }
 
-export function displayName(entry) {
-  return entry.full_name || entry.username;
-}
-
 class SessionPanel {
   constructor(live, entry) {
     this.live = live;
@@ -555,7 +539,7 @@ class SessionPanel {
     try {
       await this.api.post(`/api/sessions/${this.sessionId}/terminate`);
       toast(`${displayName(this.entry)}'s session was ended.`, { kind: "ok" });
-      await sleep(300);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // let the toast show before the panel goes
       this.close();
     } catch (error) {
       toast(error.message, { kind: "bad", title: "Could not end the session" });

@@ -1,10 +1,14 @@
 // The proctor console (proctors and admins): exams, live monitoring, alert history, insights,
 // and the admin tasks (create an exam with questions, enrol candidates, assign proctors, users).
 
-import { Api, ApiError } from "./api.js";
+import { Api, ApiError } from "../shared/api.js";
 import { HistoryTab, InsightsTab } from "./history.js";
 import { LiveExam } from "./live.js";
-import { brand, clear, h, icon, initials, toast } from "./ui.js";
+import { clear, h } from "../shared/dom.js";
+import { initials } from "../shared/format.js";
+import { icon } from "../shared/icons.js";
+import { brand } from "../shared/shell.js";
+import { toast } from "../shared/toast.js";
 
 const api = new Api("proctor.console");
 const app = document.getElementById("app");

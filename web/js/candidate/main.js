@@ -1,9 +1,14 @@
 // The candidate's page: sign in, check camera and microphone, enrol a reference photo, take
 // the exam with a live link to the proctors, submit.
 
-import { Api, ApiError } from "./api.js";
+import { Api, ApiError } from "../shared/api.js";
+import { clear, h } from "../shared/dom.js";
+import { fmtClock, initials } from "../shared/format.js";
+import { icon } from "../shared/icons.js";
+import { confirmDialog } from "../shared/modal.js";
+import { brand } from "../shared/shell.js";
+import { toast } from "../shared/toast.js";
 import { ExamLink, watchPageEvents } from "./link.js";
-import { brand, clear, confirmDialog, fmtClock, h, icon, initials, toast } from "./ui.js";
 
 const api = new Api("proctor.candidate");
 const app = document.getElementById("app");
