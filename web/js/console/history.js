@@ -1,10 +1,10 @@
 // The Alerts tab (history with the filters of GET /alerts) and the Insights tab (charts).
 
-import { hbars, histogram, stackedBars, timeBuckets } from "./charts.js";
-import { evidenceImage } from "./live.js";
 import { clear, h } from "../shared/dom.js";
 import { fmtDateTime, fmtDuration } from "../shared/format.js";
 import { icon } from "../shared/icons.js";
+import { hbars, histogram, stackedBars, timeBuckets } from "./charts.js";
+import { evidenceImage } from "./evidence.js";
 import { KINDS, alertDuration, kindColor, kindLabel, riskBadge, severityBadge } from "./labels.js";
 
 const PAGE = 25;

@@ -43,3 +43,11 @@ export function icon(name, cls = "") {
   svg.innerHTML = ICONS[name] || "";
   return svg;
 }
+
+/** An icon drawn at 16 px, for buttons, tabs and badges. */
+export function iconSmall(name) {
+  const svg = icon(name);
+  svg.setAttribute("width", "16");
+  svg.setAttribute("height", "16");
+  return svg;
+}

@@ -4,7 +4,7 @@ import { clear, h } from "./dom.js";
 import { initials } from "./format.js";
 import { icon } from "./icons.js";
 
-export function brand(product) {
+function brand(product) {
   return h("div.brand", h("span.logo", icon("logo")), "Proctor", h("span.product", product));
 }
 
