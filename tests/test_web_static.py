@@ -16,8 +16,12 @@ from core.settings import Settings
 from tests.browser import chromium_args, make_fake_media, serve
 from tests.conftest import ADMIN, Api
 
+EXPORT = r"^export (?:async )?(?:function|class|const) (\w+)"  # what a module offers
 
-@pytest.mark.parametrize(("path", "script"), [("/", "candidate/main.js"), ("/proctor", "console/main.js")])
+
+@pytest.mark.parametrize(
+    ("path", "script"), [("/", "candidate/main.js"), ("/proctor", "console/main.js")]
+)
 async def test_pages_are_served_with_a_strict_policy(api: Api, path: str, script: str) -> None:
     response = await api.client.get(path)
     assert response.status == 200 and response.content_type == "text/html"
@@ -46,7 +50,7 @@ async def test_every_module_and_stylesheet_the_pages_use_is_served(api: Api) -> 
         for names, target in imports:
             path = (module.parent / target).resolve()
             assert path.is_file() and path.is_relative_to(js.resolve()), (name, target)
-            exported = set(re.findall(r"^export (?:async )?(?:function|class|const) (\w+)", path.read_text(), re.M))
+            exported = set(re.findall(EXPORT, path.read_text(), re.M))
             for imported in names.replace(",", " ").split():
                 assert imported in exported, (name, target, imported)
 
