@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from sqlalchemy import select
 
 from api.access_log import AccessLogger
 from api.accounts import create_user
 from api.attempts import expire_overdue
+from api.console_feed import ConsoleFeed
 from api.errors import ApiError, error_middleware
 from api.forwarded import TrustedProxies, forwarded_middleware
 from api.routes import OPERATIONS, setup_routes
@@ -26,8 +28,8 @@ from auth.tickets import TicketBook
 from auth.tokens import TokenIssuer
 from core.datadir import create_private_file, make_private_dir, secure_data_dir
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
-from live.contract import LivePipeline
 from live.hub import LiveHub
+from live.pipeline import LivePipeline
 from live.worker_hub import WorkerHub
 from signaling.ice import ice_settings
 from storage.db import create_engine, migrate, session_factory
@@ -45,8 +47,9 @@ def create_app(settings: Settings) -> web.Application:
             "a TURN server in PROCTOR_ICE_SERVERS has a static password: the server uses it, "
             "browsers never get it (set PROCTOR_TURN_SECRET to give them minted credentials)"
         )
-    middlewares = [error_middleware]
+    middlewares: list[Middleware] = [error_middleware]
     if settings.trusted_proxies:
+        # Outermost: the error middleware and every handler see the real client.
         middlewares.insert(0, forwarded_middleware(TrustedProxies(settings.trusted_proxies)))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     engine = create_engine(settings.resolved_database_url)
@@ -91,7 +94,10 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
     else:
         live = LiveHub(services.settings, services.db)
     services.live = live
-    yield
+    async with ConsoleFeed(services, live).running() as feed:
+        services.console_feed = feed
+        yield
+        services.console_feed = None
     # Before the database goes: open incidents are ended and stored, peers hung up.
     await live.close()
     services.live = None

@@ -24,6 +24,7 @@ import ipaddress
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 CLIENT_ADDRESS = web.RequestKey("client_address", str)
 """Key of the original request where the middleware leaves the client's address for the
@@ -77,15 +78,14 @@ def _forwarded_for(headers: Mapping[str, str]) -> list[str]:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def forwarded_middleware(proxies: TrustedProxies) -> Callable[..., Awaitable[web.StreamResponse]]:
+def forwarded_middleware(proxies: TrustedProxies) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         peer = request.remote
         if not proxies.trusts(peer):
             return await handler(request)
-        client = proxies.client(peer, request.headers)
-        if client is not None:
-            request[CLIENT_ADDRESS] = client
+        client = proxies.client(peer, request.headers) or ""
+        request[CLIENT_ADDRESS] = client
         scheme = proxies.scheme(peer, request.headers, request.scheme)
         return await handler(request.clone(remote=client, scheme=scheme))
 

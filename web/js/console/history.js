@@ -1,8 +1,11 @@
 // The Alerts tab (history with the filters of GET /alerts) and the Insights tab (charts).
 
+import { clear, h } from "../shared/dom.js";
+import { fmtDateTime, fmtDuration } from "../shared/format.js";
+import { icon } from "../shared/icons.js";
 import { hbars, histogram, stackedBars, timeBuckets } from "./charts.js";
-import { evidenceImage } from "./live.js";
-import { KINDS, alertDuration, clear, fmtDateTime, fmtDuration, h, icon, kindColor, kindLabel, riskBadge, severityBadge } from "./ui.js";
+import { evidenceImage } from "./evidence.js";
+import { KINDS, alertDuration, kindColor, kindLabel, riskBadge, severityBadge } from "./labels.js";
 
 const PAGE = 25;
 
