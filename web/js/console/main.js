@@ -37,7 +37,8 @@ window.addEventListener("hashchange", () => api.loggedIn && render());
 function start() {
   unmountCurrent();
   const role = api.user?.role === "admin" ? "Administrator" : "Proctor";
-  renderTopbar(topbar, "Console", api.user, role, () => (api.forget(), (location.hash = ""), start()));
+  const signOut = () => api.logout().finally(() => ((location.hash = ""), start()));
+  renderTopbar(topbar, "Console", api.user, role, signOut);
   if (!api.loggedIn) renderLogin(api, app, start);
   else loadExams().then(render);
 }
