@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from api.access_log import AccessLogger
 from core.settings import Settings
 from server import create_app, tls_context
 from tests.clips import Clip, Scene, speech, write_wav, write_y4m
@@ -159,7 +160,7 @@ async def serve(settings: Settings) -> AsyncIterator[Served]:
     """The real app from the factory, listening on 127.0.0.1; with `settings.tls_cert`, also
     over https on a second port (the server's own TLS context, as `server.py` makes it)."""
     app = create_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=5.0)
+    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log_class=AccessLogger)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
