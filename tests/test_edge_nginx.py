@@ -5,10 +5,8 @@ of 127.0.0.0/8 is loopback), nginx reaches the server from 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -21,6 +19,8 @@ from core.settings import Settings
 from tests.browser import free_port, serve
 from tests.certs import MadeCertificate, make_certificate
 from tests.conftest import ADMIN
+from tests.processes import stop
+from tests.test_server_process import _wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"
@@ -80,33 +80,15 @@ http {{
 
 
 @asynccontextmanager
-async def nginx(directory: Path, site: str) -> AsyncIterator[None]:
+async def nginx(directory: Path, site: str) -> AsyncIterator[subprocess.Popen[bytes]]:
     conf = write_config(directory, site)
     process = subprocess.Popen(  # noqa: ASYNC220 - a real proxy is the point; stopped below
         [NGINX, "-p", str(directory), "-c", str(conf)], stderr=subprocess.PIPE
     )
     try:
-        yield
+        yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-async def wait_until_up(url: str, ssl: object) -> None:
-    deadline = time.monotonic() + 10
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl)) as http:
-        while True:
-            try:
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            assert time.monotonic() < deadline, "nginx did not come up"
-            await asyncio.sleep(0.1)
+        stop(process)
 
 
 def client_from(address: str, certificate: MadeCertificate) -> aiohttp.ClientSession:
@@ -130,9 +112,9 @@ async def test_behind_nginx_each_client_is_throttled_and_logged_as_itself(
         site = site_config(
             certificate, server.port, https_port, http_port, tmp_path / "nginx" / "logs"
         )
-        async with nginx(tmp_path / "nginx", site):
+        async with nginx(tmp_path / "nginx", site) as proxy:
             base = f"https://127.0.0.1:{https_port}"
-            await wait_until_up(base + "/api/openapi.json", certificate.client_context())
+            await _wait_until_up(base + "/api/openapi.json", proxy, certificate.client_context())
             async with (
                 client_from("127.0.0.2", certificate) as stranger,
                 client_from("127.0.0.3", certificate) as alice,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import aiohttp
 
 from tests.certs import make_certificate
 from tests.clips import DATA
+from tests.processes import stop
 from tests.test_server_process import ROOT, _free_port, _wait_until_up
 
 
@@ -33,12 +33,7 @@ def server_process(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
+        stop(process, seconds=30)
 
 
 def modes(root: Path) -> dict[str, int]:

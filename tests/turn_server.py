@@ -18,6 +18,7 @@ from aioice import stun, turn
 
 from signaling.turn import mint_turn_credential
 from tests.browser import free_port
+from tests.processes import stop
 
 TURNSERVER = "turnserver"
 
@@ -94,9 +95,5 @@ async def coturn(
                 await asyncio.sleep(0.2)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
