@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import accounts, alert_history, attempts, console_rest, exams, live, stats, upload
+from api import (
+    accounts,
+    alert_history,
+    attempts,
+    console_rest,
+    exams,
+    live,
+    stats,
+    upload,
+    vocabulary,
+)
 from api.console_socket import LIVE_PATH, close_console_sockets, live_socket
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
@@ -37,6 +47,7 @@ from api.schemas import (
     SubmitBody,
     SubmitOut,
     UserOut,
+    VocabularyOut,
 )
 from live.protocol import LiveStats, OfferAnswer, UploadResult, WatchAnswer
 
@@ -50,6 +61,9 @@ OPERATIONS: list[Operation] = [
               body=RegisterBody, response=UserOut, status=201, errors=(409, 422)),
     Operation("POST", "/login", accounts.login, "Log in; returns a bearer token", None,
               body=LoginBody, response=LoginOut, errors=(401, 422, 429)),
+    Operation("GET", "/api/vocabulary", vocabulary.vocabulary,
+              "The alert kinds (labels, notices, colours, risk weights) and the risk bands", None,
+              response=VocabularyOut),
     Operation("GET", "/api/me", accounts.me, "The caller's account", ANYONE, response=UserOut),
     Operation("POST", "/api/users", accounts.add_user, "Create a user of any role", ADMIN,
               body=CreateUserBody, response=UserOut, status=201, errors=(409, 422)),
