@@ -15,6 +15,7 @@ from api import (
     upload,
     vocabulary,
 )
+from api.asyncapi import ASYNCAPI_PATH, asyncapi_handler
 from api.console_socket import LIVE_PATH, close_console_sockets, live_socket
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
@@ -135,7 +136,7 @@ OPERATIONS: list[Operation] = [
 ]  # fmt: skip
 
 
-UNDOCUMENTED_PATHS = frozenset({LIVE_PATH, STATIC_PREFIX, *PAGES})
+UNDOCUMENTED_PATHS = frozenset({LIVE_PATH, ASYNCAPI_PATH, STATIC_PREFIX, *PAGES})
 """Routes outside the REST contract: the console WebSocket (in the AsyncAPI document) and the
 web pages."""
 
@@ -144,6 +145,7 @@ def setup_routes(app: web.Application, operations: list[Operation]) -> None:
     for operation in operations:
         app.router.add_route(operation.method, operation.path, bind(operation))
     app.router.add_get("/api/openapi.json", openapi_handler(operations))
+    app.router.add_get(ASYNCAPI_PATH, asyncapi_handler())
     app.router.add_get(LIVE_PATH, live_socket)
     app.on_shutdown.append(close_console_sockets)
     setup_pages(app)
