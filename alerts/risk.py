@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Protocol
+from typing import Literal, Protocol
 
 from alerts.events import Severity
 from core.kinds import AlertKind
@@ -57,7 +57,8 @@ KIND_WEIGHT: Mapping[str, float] = MappingProxyType(
 REVIEW_WEIGHT: Mapping[str, float] = MappingProxyType(
     {"pending": 1.0, "confirmed": 2.0, "dismissed": 0.0}
 )
-RISK_BANDS: tuple[tuple[str, float], ...] = (("high", 50.0), ("mid", 20.0), ("low", 0.0))
+RiskBand = Literal["low", "mid", "high"]
+RISK_BANDS: tuple[tuple[RiskBand, float], ...] = (("high", 50.0), ("mid", 20.0), ("low", 0.0))
 """How the consoles band a score: the first band whose lower bound the score reaches. One
 pending 10 s no_face (about 21) is "mid"; "high" takes about three such alerts, or one
 confirmed face_mismatch of a minute."""
@@ -116,6 +117,6 @@ def risk_score(alerts: Iterable[AlertSummary], now: float | datetime | None = No
     return 100.0 * (1.0 - math.exp(-total / SCORE_SCALE))
 
 
-def risk_band(score: float) -> str:
+def risk_band(score: float) -> RiskBand:
     """"low", "mid" or "high" (`RISK_BANDS`)."""
     return next(name for name, lower in RISK_BANDS if score >= lower)

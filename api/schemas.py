@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from alerts.kinds import Source
+from alerts.risk import RiskBand
 from core.kinds import AlertKind
 from live.messages import SessionEvent
 
@@ -324,12 +326,12 @@ class KindOut(BaseModel):
     color: str
     risk_weight: float
     """The kind's weight in the risk score (alerts/risk.py)."""
-    reported: Literal["sampled", "level", "one_shot"]
+    reported: Source
     """How its source reports it (alerts/kinds.py)."""
 
 
 class RiskBandOut(BaseModel):
-    name: Literal["low", "mid", "high"]
+    name: RiskBand
     from_score: float
     """Scores from this value up (to the next band) are in the band."""
 
