@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import accounts, alert_history, attempts, console_rest, exams, ice, live, stats, upload
+from api import (
+    accounts,
+    alert_history,
+    attempts,
+    console_rest,
+    exams,
+    ice,
+    live,
+    stats,
+    upload,
+    vocabulary,
+)
+from api.asyncapi import ASYNCAPI_PATH, asyncapi_handler
 from api.console_socket import LIVE_PATH, close_console_sockets, live_socket
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
@@ -43,6 +55,7 @@ from api.schemas import (
     SubmitOut,
     TicketOut,
     UserOut,
+    VocabularyOut,
 )
 from live.protocol import LiveStats, OfferAnswer, UploadResult, WatchAnswer
 
@@ -64,6 +77,9 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/logout", accounts.logout,
               "Sign out: revoke this access token and the refresh token's sign-in", ANYONE,
               body=LogoutBody, response=LogoutOut, errors=(422,)),
+    Operation("GET", "/api/vocabulary", vocabulary.vocabulary,
+              "The alert kinds (labels, notices, colours, risk weights) and the risk bands", None,
+              response=VocabularyOut),
     Operation("GET", "/api/me", accounts.me, "The caller's account", ANYONE, response=UserOut),
     Operation("POST", "/api/users", accounts.add_user, "Create a user of any role", ADMIN,
               body=CreateUserBody, response=UserOut, status=201, errors=(409, 422)),
@@ -144,7 +160,7 @@ OPERATIONS: list[Operation] = [
 ]  # fmt: skip
 
 
-UNDOCUMENTED_PATHS = frozenset({LIVE_PATH, STATIC_PREFIX, *PAGES})
+UNDOCUMENTED_PATHS = frozenset({LIVE_PATH, ASYNCAPI_PATH, STATIC_PREFIX, *PAGES})
 """Routes outside the REST contract: the console WebSocket (in the AsyncAPI document) and the
 web pages."""
 
@@ -153,6 +169,7 @@ def setup_routes(app: web.Application, operations: list[Operation]) -> None:
     for operation in operations:
         app.router.add_route(operation.method, operation.path, bind(operation))
     app.router.add_get("/api/openapi.json", openapi_handler(operations))
+    app.router.add_get(ASYNCAPI_PATH, asyncapi_handler())
     app.router.add_get(LIVE_PATH, live_socket)
     app.on_shutdown.append(close_console_sockets)
     setup_pages(app)

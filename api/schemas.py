@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from alerts.kinds import Source
+from alerts.risk import RiskBand
+from core.kinds import AlertKind
 from live.messages import SessionEvent
 
 Username = Annotated[
@@ -355,3 +358,29 @@ class SnapshotRequest(BaseModel):
 
 
 ConsoleRequest = Annotated[FocusRequest | SnapshotRequest, Field(discriminator="type")]
+
+
+class KindOut(BaseModel):
+    kind: AlertKind
+    label: str
+    """What the proctor sees."""
+    notice: str
+    """What the candidate is told when an incident of this kind starts."""
+    color: str
+    risk_weight: float
+    """The kind's weight in the risk score (alerts/risk.py)."""
+    reported: Source
+    """How its source reports it (alerts/kinds.py)."""
+
+
+class RiskBandOut(BaseModel):
+    name: RiskBand
+    from_score: float
+    """Scores from this value up (to the next band) are in the band."""
+
+
+class VocabularyOut(BaseModel):
+    kinds: list[KindOut]
+    """Every alert kind the server raises."""
+    risk_bands: list[RiskBandOut]
+    """Highest first."""

@@ -2,20 +2,7 @@
 
 import { clear, h } from "../shared/dom.js";
 import { toast } from "../shared/toast.js";
-
-const WARNINGS = {
-  no_face: "We can't see your face. Please stay in front of the camera.",
-  multiple_faces: "Someone else seems to be in view. Please make sure you are alone.",
-  face_mismatch: "The person in view doesn't match your reference photo.",
-  looking_away: "Please keep your eyes on the exam.",
-  talking: "Please don't talk during the exam.",
-  speech: "Voices were detected. Please keep the room quiet.",
-  camera_blocked: "Your camera seems covered or too dark.",
-  stream_lost: "Your video connection was interrupted.",
-  focus_lost: "Please stay on the exam tab.",
-  fullscreen_exit: "Please return to fullscreen.",
-  copy_paste: "Copying and pasting is recorded.",
-};
+import { kindNotice } from "../shared/vocabulary.js";
 
 /** Show the link's state on the `badge`; warn with a toast when it drops or the server is busy. */
 export function showLinkState(badge, linkState) {
@@ -31,7 +18,7 @@ export function showLinkState(badge, linkState) {
 /** A proctoring notice or a proctor's message, as a toast. */
 export function showServerMessage(message) {
   if (message.type === "alert" && message.state === "started") {
-    toast(WARNINGS[message.kind] || message.message, { kind: message.severity === "high" ? "bad" : "warn", title: "Proctoring notice", timeout: 7000 });
+    toast(kindNotice(message.kind) || message.message, { kind: message.severity === "high" ? "bad" : "warn", title: "Proctoring notice", timeout: 7000 });
   } else if (message.type === "message") {
     toast(message.text, { kind: "info", title: `Message from ${message.from || "your proctor"}`, timeout: 20000 });
   }

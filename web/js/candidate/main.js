@@ -3,6 +3,7 @@
 
 import { renderTopbar } from "../shared/shell.js";
 import { toast } from "../shared/toast.js";
+import { loadVocabulary } from "../shared/vocabulary.js";
 import { renderAuth } from "./auth.js";
 import { stopCamera } from "./camera.js";
 import { renderHome } from "./home.js";
@@ -26,4 +27,6 @@ setRouter(() => {
   if (!api.loggedIn) renderAuth();
   else renderHome();
 });
+// The notices shown during the exam come from the server; a page without them still works.
+loadVocabulary(api).catch(() => {});
 route();

@@ -4,8 +4,9 @@ import { h } from "../shared/dom.js";
 import { fmtDuration, fmtTime } from "../shared/format.js";
 import { icon } from "../shared/icons.js";
 import { toast } from "../shared/toast.js";
+import { kindColor, kindLabel } from "../shared/vocabulary.js";
 import { evidenceImage } from "./evidence.js";
-import { alertDuration, kindColor, kindLabel, severityBadge } from "./labels.js";
+import { alertDuration, severityBadge } from "./labels.js";
 
 /** One alert in the timeline with its review; `onSaved(alert)` after a review is stored. */
 export function timelineItem(api, alert, onSaved) {

@@ -3,7 +3,7 @@
 import { h } from "../shared/dom.js";
 import { fmtTime } from "../shared/format.js";
 import { modal } from "../shared/modal.js";
-import { kindLabel } from "./labels.js";
+import { kindLabel } from "../shared/vocabulary.js";
 
 const evidenceUrls = new Map(); // alert id -> object URL, fetched once
 

@@ -3,7 +3,8 @@
 import { h } from "../shared/dom.js";
 import { fmtDuration, fmtTime } from "../shared/format.js";
 import { icon } from "../shared/icons.js";
-import { alertDuration, displayName, kindColor, kindLabel, severityBadge } from "./labels.js";
+import { kindColor, kindLabel } from "../shared/vocabulary.js";
+import { alertDuration, displayName, severityBadge } from "./labels.js";
 
 const FEED_LIMIT = 60;
 

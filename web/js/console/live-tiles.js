@@ -2,7 +2,8 @@
 
 import { clear, h } from "../shared/dom.js";
 import { fmtClock, initials } from "../shared/format.js";
-import { displayName, kindColor, kindLabel, riskBadge } from "./labels.js";
+import { kindColor, kindLabel } from "../shared/vocabulary.js";
+import { displayName, riskBadge } from "./labels.js";
 
 /** A tile for one attempt: thumbnail, status, risk and open alerts; `onOpen` when chosen. */
 export function makeTile(entry, onOpen) {

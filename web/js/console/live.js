@@ -4,7 +4,8 @@
 import { clear, h } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { toast } from "../shared/toast.js";
-import { displayName, riskClass } from "./labels.js";
+import { riskClass } from "../shared/vocabulary.js";
+import { displayName } from "./labels.js";
 import { AlertFeed } from "./live-feed.js";
 import { makeTile, updateTile } from "./live-tiles.js";
 import { SessionPanel } from "./session-panel.js";

@@ -6,6 +6,7 @@ import { clear, h } from "../shared/dom.js";
 import { icon, iconSmall } from "../shared/icons.js";
 import { renderTopbar } from "../shared/shell.js";
 import { toast } from "../shared/toast.js";
+import { loadVocabulary } from "../shared/vocabulary.js";
 import { HistoryTab, InsightsTab } from "./history.js";
 import { LiveExam } from "./live.js";
 import { renderLogin } from "./login.js";
@@ -40,7 +41,7 @@ function start() {
   const signOut = () => api.logout().finally(() => ((location.hash = ""), start()));
   renderTopbar(topbar, "Console", api.user, role, signOut);
   if (!api.loggedIn) renderLogin(api, app, start);
-  else loadExams().then(render);
+  else Promise.all([loadExams(), loadVocabulary(api)]).then(render, (error) => toast(error.message, { kind: "bad", title: "Could not load the console" }));
 }
 
 function unmountCurrent() {

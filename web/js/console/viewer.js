@@ -2,7 +2,7 @@
 // from the `analysis` messages of the console's WebSocket: nothing is burned into the video.
 
 import { iceGatheringComplete } from "../shared/ice.js";
-import { kindLabel } from "./labels.js";
+import { kindLabel } from "../shared/vocabulary.js";
 
 export class LiveVideo {
   /** onState(state, detail): "connecting" | "playing" | "failed" | "closed". */
