@@ -74,6 +74,11 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def ramp_seconds(args: argparse.Namespace, n: int) -> float:
+    """How long the live candidates take to connect, one after the other."""
+    return float(min(args.ramp_max, max(1.0, n * args.ramp_per_candidate)))
+
+
 def per_candidate_pct(cores: float | None, n: int) -> float | None:
     return None if cores is None else 100 * cores / n
 
@@ -145,7 +150,7 @@ def _webrtc_figures(
     measured = window(drive.samples, when.start, when.stop)
     rtts = [x.stats_rtt for x in measured if x.stats_rtt is not None]
     figures = {
-        "ramp_s": min(args.ramp_max, max(1.0, n * args.ramp_per_candidate)),
+        "ramp_s": ramp_seconds(args, n),
         "warmup_s": args.warmup,
         "measure_s": args.measure,
         **_client_figures(drive),
@@ -172,7 +177,7 @@ async def _webrtc_phase(
     baseline: Baseline,
 ) -> dict[str, Any]:
     """Every candidate as a live peer; with --profile, py-spy from a quarter in."""
-    ramp = min(args.ramp_max, max(1.0, n * args.ramp_per_candidate))
+    ramp = ramp_seconds(args, n)
     t0 = time.monotonic() + GENERATOR_START_S
     when = Window(t0 + ramp + args.warmup, t0 + ramp + args.warmup + args.measure)
     profiler = Profiler(workdir, n, int(args.measure / 2)) if args.profile else None
