@@ -10,7 +10,6 @@ Distances between descriptors of the same person are below 0.6, different people
 from __future__ import annotations
 
 import cv2
-import dlib
 import numpy as np
 
 from detectors.errors import EnrolmentError, ImageDecodeError
@@ -36,6 +35,11 @@ class FaceVerifier:
     """Computes descriptors. Not thread-safe: one instance per thread (~100 MB loaded)."""
 
     def __init__(self) -> None:
+        # Imported here, not at module level: dlib loads OpenBLAS, which reads its thread
+        # count from the environment once, and the live side sets it before the first use.
+        import dlib
+
+        self._rectangle = dlib.rectangle
         self._shape = dlib.shape_predictor(str(model_path(SHAPE_PREDICTOR_5)))
         self._net = dlib.face_recognition_model_v1(str(model_path(FACE_DESCRIPTOR)))
 
@@ -48,7 +52,7 @@ class FaceVerifier:
         """The descriptor of the face in (left, top, right, bottom) pixels."""
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         # dlib accepts boxes partly outside the image; the 5-point model copes with it.
-        shape = self._shape(rgb, dlib.rectangle(*box))
+        shape = self._shape(rgb, self._rectangle(*box))
         return np.asarray(self._net.compute_face_descriptor(rgb, shape), dtype=np.float64)
 
 
