@@ -25,8 +25,9 @@ from core.settings import Settings, SettingsError, ensure_secret_key, load_setti
 from live.hub import LiveHub
 from live.pipeline import LivePipeline
 from live.worker_hub import WorkerHub
+from storage.alert_store import INTERRUPTED, end_stale_incidents
 from storage.db import create_engine, migrate, session_factory
-from storage.models import Role, User
+from storage.models import Role, User, utcnow
 
 log = logging.getLogger("proctor")
 
@@ -54,6 +55,14 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     services.settings.data_dir.mkdir(parents=True, exist_ok=True)
     services.settings.evidence_dir.mkdir(parents=True, exist_ok=True)
     await migrate(services.engine)
+    async with services.db() as db:
+        if stale := await end_stale_incidents(db, utcnow()):
+            log.warning(
+                "ended the open incidents of %d attempts left by a previous run that did not "
+                "shut down (%s)",
+                len(stale),
+                INTERRUPTED,
+            )
     settings = services.settings
     if settings.admin_username and settings.admin_password:
         await ensure_admin(services, settings.admin_username, settings.admin_password)
