@@ -88,9 +88,6 @@ class Settings:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'proctor.db').resolve()}"
 
-    @property
-    def evidence_dir(self) -> Path:
-        return self.data_dir / "evidence"
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

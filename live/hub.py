@@ -57,6 +57,7 @@ from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
+from storage.blobs import BlobStore
 from storage.models import Exam, ReferenceFace
 from storage.writer import AlertWriter
 
@@ -68,7 +69,9 @@ R = TypeVar("R", bound=BaseModel)
 
 
 class LiveHub:
-    def __init__(self, settings: Settings, db: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, settings: Settings, db: async_sessionmaker[AsyncSession], blobs: BlobStore
+    ) -> None:
         self._db = db
         self.bus = ConsoleBus()
         self.peers: PeerRegistry[CandidatePeer] = PeerRegistry()
@@ -91,7 +94,7 @@ class LiveHub:
             peers=self.peers,
             ice=IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts),
             profile=CaptureProfile.for_size(*settings.capture_size),
-            evidence_dir=settings.evidence_dir,
+            blobs=blobs,
             analysis_fps=settings.analysis_fps,
             still_analysis_fps=settings.still_analysis_fps,
             stream_lost_grace=settings.stream_lost_grace_seconds,
