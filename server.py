@@ -26,14 +26,16 @@ from api.services import SERVICES, Services
 from auth.throttle import LoginGuard, SlidingWindow
 from auth.tickets import TicketBook
 from auth.tokens import TokenIssuer
-from core.datadir import create_private_file, make_private_dir, secure_data_dir
+from core.datadir import create_private_file, secure_data_dir
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
 from live.hub import LiveHub
 from live.pipeline import LivePipeline
 from live.worker_hub import WorkerHub
 from signaling.ice import ice_settings
+from storage.alert_store import INTERRUPTED, end_stale_incidents
+from storage.blobs import FileBlobStore
 from storage.db import create_engine, migrate, session_factory
-from storage.models import Role, User
+from storage.models import Role, User, utcnow
 
 log = logging.getLogger("proctor")
 
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
         ),
         registrations=SlidingWindow(settings.registrations_per_address, REGISTRATION_WINDOW),
         tickets=TicketBook(),
+        blobs=FileBlobStore(settings.data_dir),
     )
     setup_routes(app, OPERATIONS)
     app.cleanup_ctx.append(database_context)
@@ -75,10 +78,17 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     settings = services.settings
     secure_data_dir(settings.data_dir)
-    make_private_dir(settings.evidence_dir)
     if not settings.database_url:
         create_private_file(settings.data_dir / "proctor.db")
     await migrate(services.engine)
+    async with services.db() as db:
+        if stale := await end_stale_incidents(db, utcnow()):
+            log.warning(
+                "ended the open incidents of %d attempts left by a previous run that did not "
+                "shut down (%s)",
+                len(stale),
+                INTERRUPTED,
+            )
     if settings.admin_username and settings.admin_password:
         await ensure_admin(services, settings.admin_username, settings.admin_password)
     yield
@@ -92,7 +102,7 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
         live = WorkerHub(services.settings, services.db)
         await live.start()
     else:
-        live = LiveHub(services.settings, services.db)
+        live = LiveHub(services.settings, services.db, services.blobs)
     services.live = live
     async with ConsoleFeed(services, live).running() as feed:
         services.console_feed = feed

@@ -14,6 +14,7 @@ from auth.tokens import TokenIssuer
 from core.settings import Settings
 from live.pipeline import LivePipeline
 from live.protocol import LiveRefused, Refusal
+from storage.blobs import BlobStore
 
 if TYPE_CHECKING:
     from api.console_feed import ConsoleFeed
@@ -29,6 +30,8 @@ class Services:
     registrations: SlidingWindow
     """Registrations per client address and hour."""
     tickets: TicketBook
+    blobs: BlobStore
+    """Evidence and other files, wherever every node reaches them (`storage.blobs`)."""
     live: LivePipeline | None = None
     """The live proctoring pipeline; None until it has started (see `pipeline`)."""
     console_feed: ConsoleFeed | None = None
