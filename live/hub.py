@@ -218,8 +218,12 @@ class LiveHub:
         )
 
     def _send_to_page(self, request: SendToPage) -> bool:
+        """Sent to the page and, once delivered, echoed to the exam's consoles."""
         live = self._sessions.get(request.message.session_id)
-        return live is not None and live.send_to_page(request.message)
+        if live is None or not live.send_to_page(request.message):
+            return False
+        self.bus.publish(live.exam_id, request.message)
+        return True
 
     async def _watch(self, request: Watch) -> WatchAnswer:
         live = self._sessions.get(request.session_id)

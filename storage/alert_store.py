@@ -115,9 +115,32 @@ async def end_interrupted(
     return touched
 
 
-async def end_stale_incidents(db: AsyncSession, at: datetime) -> dict[int, int]:
-    """At start-up of a server that holds every live session itself: any incident still
-    open was left by a run that died without ending it (kill -9, power loss). End them as
-    interrupted (`end_interrupted`)."""
-    stale = await db.execute(select(Alert.session_id).where(Alert.state != "ended").distinct())
-    return await end_interrupted(db, list(stale.scalars()), at)
+async def end_stale_incidents(
+    db: AsyncSession, at: datetime, node: str | None = None
+) -> dict[int, int]:
+    """At start-up: an incident still open was left by a run that died without ending it
+    (kill -9, power loss). End them as interrupted (`end_interrupted`): all of them on a
+    single server, the attempts `node` held in a cluster (the others' are theirs)."""
+    query = select(Alert.session_id).where(Alert.state != "ended").distinct()
+    if node is not None:
+        held = select(ExamSession.id).where(ExamSession.live_node == node)
+        query = query.where(Alert.session_id.in_(held))
+    return await end_interrupted(db, list((await db.execute(query)).scalars()), at)
+
+
+async def take_over(db: AsyncSession, node: str, at: datetime) -> dict[int, int]:
+    """`node` is dead: fence it out of the attempts it held (they go to whichever node their
+    candidates reconnect to) and end their open incidents as interrupted. Returns
+    {session id: exam id} of every attempt it held."""
+    rows = (
+        await db.execute(
+            update(ExamSession)
+            .where(ExamSession.live_node == node)
+            .values(live_node=None, live_fence=ExamSession.live_fence + 1)
+            .returning(ExamSession.id, ExamSession.exam_id)
+        )
+    ).all()
+    await db.commit()
+    held = {int(row.id): int(row.exam_id) for row in rows}
+    await end_interrupted(db, list(held), at)
+    return held

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,9 @@ def postgres() -> Iterator[Postgres]:
             await migrate(engine)
             await engine.dispose()
 
-        asyncio.run(migrated())
+        # In a thread of its own: the first test to ask may be running an event loop.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, migrated()).result()
         yield server
 
 
