@@ -175,7 +175,12 @@ async def test_offers_through_one_node_spread_over_all_and_one_console_sees_ever
     proctor, exam_id, attempts = await setup_exam(a, candidates=5)
     clients: list[CandidateClient] = []
     try:
-        console = await http.ws_connect(f"{a.base}/api/exams/{exam_id}/live?token={proctor}")
+        # A ticket is spent on the node that issued it: the console opens where it asked.
+        async with http.post(
+            a.base + "/api/ws-ticket", headers={"Authorization": f"Bearer {proctor}"}
+        ) as response:
+            ticket = (await response.json())["ticket"]
+        console = await http.ws_connect(f"{a.base}/api/exams/{exam_id}/live?ticket={ticket}")
         assert (await console.receive_json())["type"] == "snapshot"
         placed: dict[int, str] = {}
         for token, session_id in attempts[:4]:
