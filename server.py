@@ -17,6 +17,7 @@ from api.accounts import create_user
 from api.attempts import expire_overdue
 from api.console_feed import ConsoleFeed
 from api.errors import ApiError, error_middleware
+from api.health import METRICS, MetricsState, metrics_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
 from auth.throttle import LoginThrottle
@@ -36,7 +37,12 @@ log = logging.getLogger("proctor")
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secret_key(settings)
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    metrics = MetricsState(settings.resolved_node_id)
+    app = web.Application(
+        middlewares=[metrics_middleware(metrics.http), error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[METRICS] = metrics
     engine = create_engine(settings.resolved_database_url)
     db = session_factory(engine)
     app[SERVICES] = Services(

@@ -24,6 +24,7 @@ from detectors.pipeline import AnalyzerSettings
 from live.admission import Admission, AnalysisLoad, LoopLag
 from live.analysis import analysis_placement
 from live.bus import ConsoleBus
+from live.counters import LiveCounters
 from live.messages import AlertMessage, FaceBoxOut, SessionChanged
 from live.protocol import (
     Close,
@@ -85,6 +86,7 @@ class LiveHub:
             final_errors=(Fenced,),
         )
         self._node = settings.resolved_node_id
+        self.counters = LiveCounters()
         self.analysis = analysis_placement(
             settings.analysis_processes,
             settings.detector_threads,
@@ -103,6 +105,8 @@ class LiveHub:
             stream_lost_grace=settings.stream_lost_grace_seconds,
             analyzer=AnalyzerSettings(identity_interval=settings.identity_interval_seconds),
             analysis=self.analysis,
+            counters=self.counters,
+            lost=self._lost,
         )
         self._closing: set[asyncio.Task[None]] = set()
         self.loop_lag = LoopLag()
@@ -277,21 +281,38 @@ class LiveHub:
         return LiveStats(
             now=time.monotonic(),
             peers=len(self.peers),
+            live_sessions=len(self._sessions),
             executor_queue=None if queue is None else queue.qsize(),
             loop_lag_s=self.loop_lag.worst(),
             analysis_load=self.analysis_load.share(),
             offers_refused=self.admission.refused,
+            analyses=self.counters.analyses,
+            stores_failed=self.counters.stores_failed,
+            analysis_latency=self.counters.analysis_latency.snapshot(),
+            delivery_latency=self.counters.delivery_latency.snapshot(),
+            worker_restarts=0,
             sessions=sessions,
         )
+
+    def _lost(self, session_id: int) -> None:
+        """Another node took the attempt: drop it here without a word (it is not over)."""
+        logger.warning("session %s: held by another node now; hanging up here", session_id)
+        self._close_in_background(self._sessions.pop(session_id, None))
+
+    def _close_in_background(self, live: LiveSession | None) -> None:
+        if live is not None:
+            task = asyncio.get_running_loop().create_task(
+                live.close(), name=f"close-{live.session_id}"
+            )
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def session_closed(self, session_id: int) -> None:
         """The attempt ended (submitted, terminated, expired): flush and hang up, soon."""
         live = self._sessions.pop(session_id, None)
         if live is not None:
             self.bus.publish(live.exam_id, SessionChanged(session_id=session_id, event="ended"))
-            task = asyncio.get_running_loop().create_task(live.close(), name=f"close-{session_id}")
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+        self._close_in_background(live)
 
     async def close(self) -> None:
         """Server shutdown: end every open incident (stored), close every connection."""

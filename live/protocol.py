@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from live.counters import HistogramOut
 from live.messages import AlertMessage, ConsoleMessage, FaceBoxOut, ProctorMessage
 
 __all__ = [
@@ -171,6 +172,8 @@ class LiveStats(_Model):
     """The server's `time.monotonic()` when the counters were read (one clock for every
     process of a machine)."""
     peers: int
+    live_sessions: int
+    """Attempts this pipeline holds (streaming or uploading)."""
     executor_queue: int | None
     """Detector jobs waiting for a worker thread (None if the executor does not say)."""
     loop_lag_s: float
@@ -180,6 +183,14 @@ class LiveStats(_Model):
     with several; `live.admission.AnalysisLoad`)."""
     offers_refused: int
     """New live candidates refused so far because the server was at its limit."""
+    analyses: int
+    """Frames analysed so far (repeats of a still picture not counted)."""
+    stores_failed: int
+    """Alert events that could not be stored (and so were sent nowhere)."""
+    analysis_latency: HistogramOut
+    delivery_latency: HistogramOut
+    worker_restarts: int
+    """Live worker processes started again after dying."""
     sessions: list[LiveSessionStats]
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, to_bgr
 from live.analysis import AnalysisPlacement, Analyzer
 from live.broadcast import Broadcast
 from live.bus import ConsoleBus
+from live.counters import LiveCounters
 from live.messages import Overlay, ProctorMessage, SessionChanged, SessionEvent
 from live.page_events import observation_from_page
 from live.protocol import OfferAnswer
@@ -38,6 +38,7 @@ from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
 from storage.blobs import BlobStore
+from storage.ownership import Fenced
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class LiveContext:
     analyzer: AnalyzerSettings
     analysis: AnalysisPlacement
     """Where frames are analysed (`live.analysis.analysis_placement`)."""
+    counters: LiveCounters
+    lost: Callable[[int], None]
+    """Called with a session whose attempt another node has taken (`Fenced`)."""
 
 
 class LiveSession:
@@ -231,7 +235,14 @@ class LiveSession:
         with self._audio_lock:
             return self._audio.feed(pcm, rate, ts)
 
+    def _count(self, analysis: FrameAnalysis) -> None:
+        if not analysis.repeated:
+            counters = self._context.counters
+            counters.analyses += 1
+            counters.analysis_latency.observe(time.monotonic() - analysis.ts)
+
     async def _on_analysis(self, analysis: FrameAnalysis) -> None:
+        self._count(analysis)
         self._context.bus.publish(self.exam_id, Overlay.of(self.session_id, analysis))
         await self._observe(analysis.observations)
 
@@ -251,6 +262,7 @@ class LiveSession:
         analysis = await loop.run_in_executor(
             self._context.executor, self._analyze_frame, bgr, time.monotonic()
         )
+        self._count(analysis)
         self._context.bus.publish(self.exam_id, Overlay.of(self.session_id, analysis))
         delivered = await self._observe(analysis.observations)
         return analysis, delivered
@@ -280,9 +292,18 @@ class LiveSession:
                 alert = DeliveredAlert(
                     event, self.session_id, self.exam_id, evidence_path=evidence, fence=self.fence
                 )
-                # AlertNotStored is logged loudly by the dispatcher; nobody was told about it.
-                with contextlib.suppress(AlertNotStored):
+                started = time.monotonic()
+                try:
                     delivered.append(await self._context.dispatcher.dispatch(alert))
+                except AlertNotStored as error:  # logged by the dispatcher; nobody was told
+                    self._context.counters.stores_failed += 1
+                    if isinstance(error.__cause__, Fenced):
+                        # Another node holds the attempt now: hang up, so that the page
+                        # reconnects to it.
+                        self._context.lost(self.session_id)
+                        return delivered
+                    continue
+                self._context.counters.delivery_latency.observe(time.monotonic() - started)
         return delivered
 
     async def _save_evidence(self, event: AlertEvent) -> str | None:

@@ -252,9 +252,9 @@ async def test_a_killed_node_is_taken_over_and_its_candidate_lands_elsewhere(
             while True:
                 message = await console.receive_json()
                 entry = message.get("session") or {}
-                if entry.get("session_id") == victim_id and entry["alert_count"] >= 1:
-                    if entry["open_alerts"] == []:  # not the entries from before its alert
-                        break
+                closed = entry.get("session_id") == victim_id and entry["open_alerts"] == []
+                if closed and entry["alert_count"] >= 1:  # not an entry from before its alert
+                    break
         assert loop.time() - killed_at < 10.0
         status, row = await a.call("GET", f"/api/alerts/{told[index]['id']}", proctor)
         assert status == 200 and row["state"] == "ended", row
