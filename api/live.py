@@ -9,13 +9,15 @@ from sqlalchemy import select
 from api.access import load_session
 from api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from api.operation import Call
-from api.schemas import OfferBody, OfferOut, ReferencePhotoOut
+from api.schemas import OfferBody, OfferOut, ReferenceCheckOut, ReferencePhotoOut
 from api.services import Services
 from detectors.errors import EnrolmentError, ImageDecodeError
-from detectors.identity import decode_image, reference_descriptor
+from detectors.face_quality import FaceQuality
+from detectors.identity import Enrolment, check_reference, decode_image, enrol
 from live.contract import LivePipeline, ServerBusy
 from signaling.errors import InvalidOffer
 from storage.models import ReferenceFace, utcnow
+from storage.reference_crops import ReferenceCrops
 
 BUSY_RETRY_SECONDS = 15
 """Retry-After of a refused offer: long enough for the load to change, short for a person."""
@@ -52,7 +54,7 @@ async def offer(call: Call) -> OfferOut:
     return OfferOut.model_validate(answer)
 
 
-async def put_reference_photo(call: Call) -> ReferencePhotoOut:
+async def _read_photo(call: Call) -> bytes:
     request = call.request
     if request.content_type not in PHOTO_TYPES:
         raise ApiError(415, "unsupported_media_type", "send the photo as image/jpeg or image/png")
@@ -61,19 +63,24 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
     data = await request.read()
     if len(data) > MAX_PHOTO_BYTES:
         raise ApiError(413, "image_too_large", f"the photo exceeds {MAX_PHOTO_BYTES} bytes")
-    executor = _live(call.services).executor
+    return data
+
+
+async def put_reference_photo(call: Call) -> ReferencePhotoOut:
+    data = await _read_photo(call)
     loop = asyncio.get_running_loop()
-
-    def describe() -> bytes:
-        return bytes(reference_descriptor(decode_image(data)).astype("float32").tobytes())
-
     try:
-        descriptor = await loop.run_in_executor(executor, describe)
+        enrolment: Enrolment = await loop.run_in_executor(
+            _live(call.services).executor, lambda: enrol(decode_image(data))
+        )
     except ImageDecodeError as error:
         raise unprocessable("not_an_image", str(error)) from None
     except EnrolmentError as error:
         raise unprocessable(error.code, error.message) from None
     user = call.caller
+    descriptor = bytes(enrolment.descriptor.astype("float32").tobytes())
+    crops = ReferenceCrops(call.services.settings.reference_dir)
+    await loop.run_in_executor(None, crops.save, user.id, enrolment.crop_jpeg)
     async with call.services.db() as db:
         row = (
             await db.execute(select(ReferenceFace).where(ReferenceFace.user_id == user.id))
@@ -85,6 +92,29 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
             row.descriptor, row.created_at = descriptor, utcnow()
         await db.commit()
     return ReferencePhotoOut(user_id=user.id, enrolled=True, enrolled_at=row.created_at)
+
+
+async def check_reference_photo(call: Call) -> ReferenceCheckOut:
+    """What enrolment would say of this photo, without enrolling it: the page sends a
+    frame a second while the candidate gets ready, and shows the figures as live advice."""
+    data = await _read_photo(call)
+    loop = asyncio.get_running_loop()
+    try:
+        _, quality = await loop.run_in_executor(
+            _live(call.services).executor, lambda: check_reference(decode_image(data))
+        )
+    except ImageDecodeError as error:
+        raise unprocessable("not_an_image", str(error)) from None
+    except EnrolmentError as error:
+        return ReferenceCheckOut(
+            usable=False, code=error.code, message=error.message, **_figures(error.quality)
+        )
+    return ReferenceCheckOut(usable=True, code=None, message="Ready", **_figures(quality))
+
+
+def _figures(quality: FaceQuality | None) -> dict[str, float | None]:
+    names = ("width_px", "yaw", "sharpness", "brightness", "contrast", "noise")
+    return {name: None if quality is None else getattr(quality, name) for name in names}
 
 
 async def reference_photo_status(call: Call) -> ReferencePhotoOut:

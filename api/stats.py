@@ -38,6 +38,10 @@ class LiveSessionStatsOut(BaseModel):
     audio_frames_received: int
     """Decoded audio frames read so far: one per packet (~8 a second at 120 ms)."""
     audio_chunks_processed: int
+    identity: dict[str, int] | None = None
+    """Identity checks by verdict (`match`, `uncertain`, `mismatch`) and `unusable`: frames
+    on which a check was due but the face was too small, turned, blurred or badly lit to be
+    judged (not evidence either way)."""
 
 
 class LiveStatsOut(BaseModel):

@@ -88,6 +88,12 @@ class Settings:
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"
 
+    @property
+    def reference_dir(self) -> Path:
+        """Enrolled face crops (`storage.reference_crops`), shown beside face_mismatch
+        evidence."""
+        return self.data_dir / "reference"
+
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
 from storage.models import Exam, ExamSession, ReferenceFace
+from storage.reference_crops import ReferenceCrops
 from storage.writer import AlertWriter
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class LiveHub:
             describe=None if self.descriptors is None else self.descriptors.describe,
             analysis_pool=self.analysis,
         )
+        self._crops = ReferenceCrops(settings.reference_dir)
         self._closing: set[asyncio.Task[None]] = set()
         self.loop_lag = LoopLag()
         self.loop_lag.start()
@@ -116,6 +119,7 @@ class LiveHub:
                 exam_id=row.exam_id,
                 rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
+                reference_crop=self._crops.load(row.candidate_id),
             )
             self._sessions[row.id] = live
             self.bus.publish(
@@ -208,6 +212,7 @@ class LiveHub:
                     last_latency_s=None if video is None else video.last_latency_s,
                     audio_frames_received=0 if audio is None else audio.frames_received,
                     audio_chunks_processed=0 if audio is None else audio.chunks_processed,
+                    identity=None if live is None else asdict(live.identity),
                 )
             )
         # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.

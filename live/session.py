@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ from alerts.presets import RuleBook
 from core.kinds import AlertKind
 from core.tasks import spawn
 from detectors.analysis_pool import AnalysisPool, RemoteAnalyzer
-from detectors.base import FrameAnalysis, Observation
+from detectors.base import FrameAnalysis, IdentityCounts, Observation
 from detectors.face_detector import Detection
 from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, FrameAnalyzer, to_bgr
 from live.clock import iso
+from live.identity_evidence import beside_reference
 from live.page_events import observation_from_page
 from live.watch import Broadcast, Thumbnail
 from media.audio import AudioSampler
@@ -76,16 +77,21 @@ class LiveSession:
         exam_id: int,
         rules: RuleBook,
         reference: np.ndarray | None,
+        reference_crop: bytes | None = None,
     ) -> None:
+        """`reference_crop`: the enrolled face as JPEG, shown beside face_mismatch evidence."""
         self.session_id = session_id
         self.exam_id = exam_id
         self._context = context
         self._engine = RuleEngine(rules)
+        self._reference_crop = reference_crop
+        self.identity = IdentityCounts()
+        analyzer = replace(context.analyzer, identity_band=rules.identity)
         self._frames: FrameAnalyzer | RemoteAnalyzer
         if context.analysis_pool is not None:
-            self._frames = context.analysis_pool.analyzer(session_id, reference, context.analyzer)
+            self._frames = context.analysis_pool.analyzer(session_id, reference, analyzer)
         else:
-            self._frames = FrameAnalyzer(reference, context.analyzer, describe=context.describe)
+            self._frames = FrameAnalyzer(reference, analyzer, describe=context.describe)
         self._audio = AudioAnalyzer()
         self._frame_lock = threading.Lock()  # WebRTC and upload frames share one analyser
         self._audio_lock = threading.Lock()
@@ -210,6 +216,7 @@ class LiveSession:
         with self._frame_lock:
             analysis = self._frames.analyze(image, ts)
             self._last_frame = image
+            self.identity.add(analysis)
             return analysis
 
     def _process_audio(self, pcm: np.ndarray, rate: int, ts: float) -> list[Observation]:
@@ -276,10 +283,15 @@ class LiveSession:
         relative = f"{self.session_id}/{event.incident_id}.jpg"
         path = self._context.evidence_dir / relative
 
+        crop = self._reference_crop if event.kind is AlertKind.FACE_MISMATCH else None
+
         def write() -> bool:
             path.parent.mkdir(parents=True, exist_ok=True)
+            picture = to_bgr(frame)
+            if crop is not None:
+                picture = beside_reference(picture, crop, event.message)
             ok, data = cv2.imencode(
-                ".jpg", to_bgr(frame), [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
+                ".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
             )
             if ok:
                 path.write_bytes(data.tobytes())
