@@ -61,30 +61,38 @@ def blur(frame: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(frame, (0, 0), sigma) if sigma > 0 else frame
 
 
+_TO_LINEAR = ((np.arange(256, dtype=np.float32) / 255.0) ** GAMMA).astype(np.float32)
+_ENCODE_STEPS = 4096
+_FROM_LINEAR = np.round(np.linspace(0.0, 1.0, _ENCODE_STEPS) ** (1.0 / GAMMA) * 255.0)
+
+
 def _linear(frame: np.ndarray) -> np.ndarray:
-    return (frame.astype(np.float32) / 255.0) ** GAMMA
+    return _TO_LINEAR[frame]
 
 
 def _encoded(linear: np.ndarray) -> np.ndarray:
-    return np.clip(np.clip(linear, 0.0, 1.0) ** (1.0 / GAMMA) * 255.0, 0, 255).astype(np.uint8)
+    index = (np.clip(linear, 0.0, 1.0) * (_ENCODE_STEPS - 1)).astype(np.int32)
+    return _FROM_LINEAR[index].astype(np.uint8)
 
 
 def dark(frame: np.ndarray, gain: float, seed: int = 0) -> np.ndarray:
     """`gain` of the light (0.1: a tenth), no automatic gain: a darker picture."""
     rng = np.random.default_rng(seed)
     out = _encoded(_linear(frame) * gain).astype(np.float32)
-    return np.clip(out + rng.normal(0.0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+    read = rng.standard_normal(frame.shape, dtype=np.float32) * 2.0
+    return np.clip(out + read, 0, 255).astype(np.uint8)
 
 
 def night(frame: np.ndarray, gain: float, seed: int = 0) -> np.ndarray:
     """`gain` of the light with automatic gain: as bright as before, 1/gain times noisier.
     A sensor collecting ~1000 electrons at full white (a webcam pixel) has shot noise
-    sqrt(signal); read noise 3 electrons."""
+    sqrt(signal) (Gaussian at these counts); read noise 3 electrons."""
     rng = np.random.default_rng(seed)
     full_well = 1000.0
-    electrons = _linear(frame) * gain * full_well
-    noisy = rng.poisson(electrons).astype(np.float32) + rng.normal(0.0, 3.0, frame.shape)
-    return _encoded(noisy / (gain * full_well))
+    electrons = _linear(frame) * np.float32(gain * full_well)
+    spread = np.sqrt(electrons + 9.0)  # shot and read noise add in quadrature
+    noisy = electrons + spread * rng.standard_normal(frame.shape, dtype=np.float32)
+    return _encoded(noisy / np.float32(gain * full_well))
 
 
 def noise(frame: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:

@@ -166,6 +166,18 @@ def test_face_mismatch_checks_in_a_burst_are_not_enough_without_the_time() -> No
     assert started.started_at == 0.0
 
 
+def test_face_mismatch_hits_far_apart_are_not_in_a_row() -> None:
+    e = engine()
+    # Walking away from the desk (two blurred checks that mismatch), 4 s of faces too small
+    # to judge (no observation), coming back (one more blurred mismatch): not three in a row.
+    assert run(e, [Observation(K.FACE_MISMATCH, True, t, 0.7) for t in (0.0, 1.0)]) == []
+    assert e.feed(Observation(K.FACE_MISMATCH, True, 5.0, 0.7)) == []
+    assert e.feed(Observation(K.FACE_MISMATCH, True, 6.0, 0.7)) == []
+    # The third within 2.5 s of the one before starts it, from the run's own first hit.
+    [started] = e.feed(Observation(K.FACE_MISMATCH, True, 7.0, 0.7))
+    assert started.started_at == 5.0
+
+
 def test_kinds_are_debounced_independently() -> None:
     e = engine()
     obs = sorted(frames(K.NO_FACE, 0.0, 3.5) + frames(K.LOOKING_AWAY, 0.0, 3.5), key=lambda o: o.ts)

@@ -140,6 +140,7 @@ def test_rulebook_serialises_to_json() -> None:
         "severity": "high",
         "enabled": True,
         "stale_after": 10.0,
+        "hits_within": None,
     }
 
 
