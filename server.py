@@ -15,14 +15,15 @@ from sqlalchemy import select
 
 from api.accounts import create_user
 from api.attempts import expire_overdue
+from api.console_feed import ConsoleFeed
 from api.errors import ApiError, error_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
 from auth.throttle import LoginThrottle
 from auth.tokens import TokenIssuer
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
-from live.contract import LivePipeline
 from live.hub import LiveHub
+from live.pipeline import LivePipeline
 from live.worker_hub import WorkerHub
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Role, User
@@ -69,7 +70,10 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
     else:
         live = LiveHub(services.settings, services.db)
     services.live = live
-    yield
+    async with ConsoleFeed(services, live).running() as feed:
+        services.console_feed = feed
+        yield
+        services.console_feed = None
     # Before the database goes: open incidents are ended and stored, peers hung up.
     await live.close()
     services.live = None

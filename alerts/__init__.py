@@ -1,6 +1,5 @@
 """Alerts: debounce observations into incidents, score risk, and fan incidents out to sinks."""
 
-from alerts.bus import AlertBus, Subscription
 from alerts.dispatch import AlertDispatcher, AlertSink, DeliveredAlert
 from alerts.engine import RuleEngine
 from alerts.errors import AlertNotStored
@@ -19,7 +18,6 @@ from alerts.risk import risk_score
 __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
-    "AlertBus",
     "AlertDispatcher",
     "AlertEvent",
     "AlertNotStored",
@@ -30,7 +28,6 @@ __all__ = [
     "RuleEngine",
     "RuleSettings",
     "Severity",
-    "Subscription",
     "overrides_of",
     "resolve_rules",
     "risk_score",

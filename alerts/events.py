@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from core.kinds import AlertKind
 
@@ -43,15 +42,3 @@ class AlertEvent:
     message: str
     """Latest non-empty detail from the detector, e.g. "2 faces in view"."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for the data channel and the proctor console."""
-        return {
-            "incident_id": self.incident_id,
-            "kind": str(self.kind),
-            "state": str(self.state),
-            "severity": str(self.severity),
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "confidence": self.confidence,
-            "message": self.message,
-        }

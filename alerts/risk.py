@@ -31,31 +31,37 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Protocol
+from typing import Literal, Protocol
 
 from alerts.events import Severity
+from core.kinds import AlertKind
 
 SEVERITY_WEIGHT: Mapping[str, float] = MappingProxyType(
     {Severity.LOW: 2.0, Severity.MEDIUM: 5.0, Severity.HIGH: 10.0}
 )
 KIND_WEIGHT: Mapping[str, float] = MappingProxyType(
     {
-        "face_mismatch": 1.5,
-        "multiple_faces": 1.3,
-        "camera_blocked": 1.2,
-        "copy_paste": 1.2,
-        "no_face": 1.0,
-        "speech": 1.0,
-        "focus_lost": 1.0,
-        "looking_away": 0.8,
-        "talking": 0.8,
-        "fullscreen_exit": 0.6,
-        "stream_lost": 0.5,
+        AlertKind.FACE_MISMATCH: 1.5,
+        AlertKind.MULTIPLE_FACES: 1.3,
+        AlertKind.CAMERA_BLOCKED: 1.2,
+        AlertKind.COPY_PASTE: 1.2,
+        AlertKind.NO_FACE: 1.0,
+        AlertKind.SPEECH: 1.0,
+        AlertKind.FOCUS_LOST: 1.0,
+        AlertKind.LOOKING_AWAY: 0.8,
+        AlertKind.TALKING: 0.8,
+        AlertKind.FULLSCREEN_EXIT: 0.6,
+        AlertKind.STREAM_LOST: 0.5,
     }
 )
 REVIEW_WEIGHT: Mapping[str, float] = MappingProxyType(
     {"pending": 1.0, "confirmed": 2.0, "dismissed": 0.0}
 )
+RiskBand = Literal["low", "mid", "high"]
+RISK_BANDS: tuple[tuple[RiskBand, float], ...] = (("high", 50.0), ("mid", 20.0), ("low", 0.0))
+"""How the consoles band a score: the first band whose lower bound the score reaches. One
+pending 10 s no_face (about 21) is "mid"; "high" takes about three such alerts, or one
+confirmed face_mismatch of a minute."""
 DURATION_MAX = 3.0
 DURATION_TAU = 120.0
 SCORE_SCALE = 50.0
@@ -109,3 +115,8 @@ def risk_score(alerts: Iterable[AlertSummary], now: float | datetime | None = No
     """0..100; see the module docstring for the formula."""
     total = sum(contribution(alert, now) for alert in alerts)
     return 100.0 * (1.0 - math.exp(-total / SCORE_SCALE))
+
+
+def risk_band(score: float) -> RiskBand:
+    """"low", "mid" or "high" (`RISK_BANDS`)."""
+    return next(name for name, lower in RISK_BANDS if score >= lower)

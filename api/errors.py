@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from api.services import SERVICES
+from live.protocol import LiveRefused, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,36 @@ _HTTP_CODES = {
 }
 
 
+BUSY_RETRY_SECONDS = 15
+"""Retry-After of a refused new live candidate: long enough for the load to change, short
+for a person waiting at the page."""
+
+REFUSAL_STATUS: dict[Refusal, int] = {
+    Refusal.SERVER_BUSY: 503,
+    Refusal.UNAVAILABLE: 503,
+    Refusal.INVALID_OFFER: 400,
+    Refusal.NOT_LIVE: 409,
+    Refusal.VIEWER_LIMIT: 409,
+    Refusal.NOT_AN_IMAGE: 422,
+}
+"""The live pipeline's refusals as HTTP: the only place they are mapped."""
+
+
+def refusal_error(refused: LiveRefused) -> ApiError:
+    if refused.reason is Refusal.SERVER_BUSY:
+        message = f"{refused.message}; try again in {BUSY_RETRY_SECONDS} s"
+        return ApiError(503, refused.reason.value, message, retry_after=BUSY_RETRY_SECONDS)
+    return ApiError(REFUSAL_STATUS[refused.reason], refused.reason.value, refused.message)
+
+
 @web.middleware
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as error:
+    except (ApiError, LiveRefused) as caught:
+        error = refusal_error(caught) if isinstance(caught, LiveRefused) else caught
         response = error_response(error.status, error.code, error.message, **error.details)
         if error.status in (429, 503) and "retry_after" in error.details:
             response.headers["Retry-After"] = str(error.details["retry_after"])

@@ -7,20 +7,16 @@ import asyncio
 from sqlalchemy import select
 
 from api.access import load_session
-from api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from api.errors import ApiError, conflict, not_found, unprocessable
 from api.operation import Call
-from api.schemas import OfferBody, OfferOut, ReferenceCheckOut, ReferencePhotoOut
-from api.services import Services
+from api.schemas import OfferBody, ReferenceCheckOut, ReferencePhotoOut
 from detectors.errors import EnrolmentError, ImageDecodeError
 from detectors.face_quality import FaceQuality
 from detectors.identity import Enrolment, check_reference, decode_image, enrol
-from live.contract import LivePipeline, ServerBusy
-from signaling.errors import InvalidOffer
-from storage.models import ReferenceFace, utcnow
+from live.protocol import Offer, OfferAnswer, SessionRef
+from storage.models import ExamSession, ReferenceFace, utcnow
 from storage.reference_crops import ReferenceCrops
 
-BUSY_RETRY_SECONDS = 15
-"""Retry-After of a refused offer: long enough for the load to change, short for a person."""
 MAX_PHOTO_BYTES = 4 * 1024 * 1024
 PHOTO_TYPES = ("image/jpeg", "image/png")
 PHOTO_CONTENT = {
@@ -29,13 +25,13 @@ PHOTO_CONTENT = {
 }
 
 
-def _live(services: Services) -> LivePipeline:
-    if services.live is None:
-        raise ApiError(503, "pipeline_unavailable", "the live pipeline is not running")
-    return services.live
+def session_ref(session: ExamSession) -> SessionRef:
+    return SessionRef(
+        session_id=session.id, exam_id=session.exam_id, candidate_id=session.candidate_id
+    )
 
 
-async def offer(call: Call) -> OfferOut:
+async def offer(call: Call) -> OfferAnswer:
     body: OfferBody = call.body
     session_id = call.path_int("session_id")
     async with call.services.db() as db:
@@ -44,14 +40,8 @@ async def offer(call: Call) -> OfferOut:
         raise not_found(f"session {session_id}")
     if session.status != "active" or utcnow() > session.deadline_at:
         raise conflict("session_closed", f"this attempt is {session.status}; no stream is taken")
-    try:
-        answer = await _live(call.services).accept_offer(session, body.sdp, body.type)
-    except InvalidOffer as error:
-        raise bad_request("invalid_offer", str(error)) from None
-    except ServerBusy as error:
-        message = f"{error}; try again in {BUSY_RETRY_SECONDS} s"
-        raise ApiError(503, "server_busy", message, retry_after=BUSY_RETRY_SECONDS) from None
-    return OfferOut.model_validate(answer)
+    request = Offer(session=session_ref(session), sdp=body.sdp, type=body.type)
+    return await call.services.pipeline.ask(request)
 
 
 async def _read_photo(call: Call) -> bytes:
@@ -71,7 +61,7 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
     loop = asyncio.get_running_loop()
     try:
         enrolment: Enrolment = await loop.run_in_executor(
-            _live(call.services).executor, lambda: enrol(decode_image(data))
+            call.services.pipeline.executor, lambda: enrol(decode_image(data))
         )
     except ImageDecodeError as error:
         raise unprocessable("not_an_image", str(error)) from None
@@ -101,7 +91,7 @@ async def check_reference_photo(call: Call) -> ReferenceCheckOut:
     loop = asyncio.get_running_loop()
     try:
         _, quality = await loop.run_in_executor(
-            _live(call.services).executor, lambda: check_reference(decode_image(data))
+            call.services.pipeline.executor, lambda: check_reference(decode_image(data))
         )
     except ImageDecodeError as error:
         raise unprocessable("not_an_image", str(error)) from None

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import accounts, alert_history, attempts, console, exams, live, stats, upload
+from api import (
+    accounts,
+    alert_history,
+    attempts,
+    console_rest,
+    exams,
+    live,
+    stats,
+    upload,
+    vocabulary,
+)
+from api.asyncapi import ASYNCAPI_PATH, asyncapi_handler
+from api.console_socket import LIVE_PATH, close_console_sockets, live_socket
 from api.openapi import openapi_handler
 from api.operation import Operation, bind
+from api.pages import PAGES, STATIC_PREFIX, setup_pages
 from api.schemas import (
     AlertOut,
     AlertPage,
@@ -24,7 +37,6 @@ from api.schemas import (
     MessageBody,
     MessageOut,
     OfferBody,
-    OfferOut,
     OverviewQuery,
     ReferenceCheckOut,
     ReferencePhotoOut,
@@ -36,10 +48,10 @@ from api.schemas import (
     SessionQuery,
     SubmitBody,
     SubmitOut,
-    UploadFrameOut,
     UserOut,
-    WatchOut,
+    VocabularyOut,
 )
+from live.protocol import LiveStats, OfferAnswer, UploadResult, WatchAnswer
 
 ANYONE = ("candidate", "proctor", "admin")
 STAFF = ("proctor", "admin")
@@ -51,6 +63,9 @@ OPERATIONS: list[Operation] = [
               body=RegisterBody, response=UserOut, status=201, errors=(409, 422)),
     Operation("POST", "/login", accounts.login, "Log in; returns a bearer token", None,
               body=LoginBody, response=LoginOut, errors=(401, 422, 429)),
+    Operation("GET", "/api/vocabulary", vocabulary.vocabulary,
+              "The alert kinds (labels, notices, colours, risk weights) and the risk bands", None,
+              response=VocabularyOut),
     Operation("GET", "/api/me", accounts.me, "The caller's account", ANYONE, response=UserOut),
     Operation("POST", "/api/users", accounts.add_user, "Create a user of any role", ADMIN,
               body=CreateUserBody, response=UserOut, status=201, errors=(409, 422)),
@@ -102,32 +117,40 @@ OPERATIONS: list[Operation] = [
               response=ReferencePhotoOut, errors=(404,)),
     Operation("POST", "/api/sessions/{session_id}/offer", live.offer,
               "WebRTC offer -> answer for the attempt's camera and microphone", CANDIDATE,
-              body=OfferBody, response=OfferOut, errors=(404, 409, 503)),
+              body=OfferBody, response=OfferAnswer, errors=(404, 409, 503)),
     Operation("GET", stats.LIVE_STATS_PATH, stats.live_stats,
               "Counters of the live pipeline (benchmarks, health)", ADMIN,
-              response=stats.LiveStatsOut),
+              response=LiveStats),
     Operation("POST", "/upload-frame", upload.upload_frame,
               "Analyse one frame (for clients without WebRTC)", CANDIDATE,
-              content=upload.UPLOAD_FORM, response=UploadFrameOut,
+              content=upload.UPLOAD_FORM, response=UploadResult,
               errors=(404, 409, 413, 415, 422)),
-    Operation("GET", "/api/exams/{exam_id}/overview", console.overview,
+    Operation("GET", "/api/exams/{exam_id}/overview", console_rest.overview,
               "The exam's active attempts as the console shows them (also sent first on the "
               "WebSocket /api/exams/{exam_id}/live)", STAFF, query=OverviewQuery,
               response=ConsoleSnapshot, errors=(404, 422)),
-    Operation("GET", "/api/sessions/{session_id}/thumbnail", console.thumbnail,
+    Operation("GET", "/api/sessions/{session_id}/thumbnail", console_rest.thumbnail,
               "JPEG (320 px wide) of the latest analysed frame, shared by all viewers", STAFF,
               binary_response="image/jpeg", errors=(404,)),
-    Operation("POST", "/api/sessions/{session_id}/message", console.send_message,
+    Operation("POST", "/api/sessions/{session_id}/message", console_rest.send_message,
               "Send a message to the candidate's page (data channel)", STAFF, body=MessageBody,
               response=MessageOut, errors=(404, 409, 422)),
-    Operation("POST", "/api/sessions/{session_id}/watch", console.watch,
+    Operation("POST", "/api/sessions/{session_id}/watch", console_rest.watch,
               "WebRTC receive-only offer -> answer with the candidate's live video", STAFF,
-              body=OfferBody, response=WatchOut, errors=(400, 404, 409, 422)),
+              body=OfferBody, response=WatchAnswer, errors=(400, 404, 409, 422)),
 ]  # fmt: skip
+
+
+UNDOCUMENTED_PATHS = frozenset({LIVE_PATH, ASYNCAPI_PATH, STATIC_PREFIX, *PAGES})
+"""Routes outside the REST contract: the console WebSocket (in the AsyncAPI document) and the
+web pages."""
 
 
 def setup_routes(app: web.Application, operations: list[Operation]) -> None:
     for operation in operations:
         app.router.add_route(operation.method, operation.path, bind(operation))
     app.router.add_get("/api/openapi.json", openapi_handler(operations))
-    console.setup_console_routes(app)
+    app.router.add_get(ASYNCAPI_PATH, asyncapi_handler())
+    app.router.add_get(LIVE_PATH, live_socket)
+    app.on_shutdown.append(close_console_sockets)
+    setup_pages(app)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from alerts.kinds import Source
+from alerts.risk import RiskBand
+from core.kinds import AlertKind
+from live.messages import SessionEvent
 
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
@@ -215,42 +220,9 @@ class ReviewBody(StrictBody):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-class LiveAlertOut(BaseModel):
-    """An alert event as sent live (data channel, console bus, upload answers)."""
-
-    type: Literal["alert"] = "alert"
-    id: int | None
-    incident_id: str
-    session_id: int
-    kind: str
-    severity: str
-    state: Literal["started", "updated", "ended"]
-    started_at: datetime | None
-    ended_at: datetime | None
-    message: str
-    confidence: float
-    evidence_url: str | None
-
-
-class UploadFrameOut(BaseModel):
-    session_id: int
-    faces: list[dict[str, float]]
-    observations: list[dict[str, str | float | bool]]
-    alerts: list[LiveAlertOut]
-
-
 class OfferBody(StrictBody):
     sdp: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
     type: Literal["offer"]
-
-
-class OfferOut(BaseModel):
-    sdp: str
-    type: Literal["answer"]
-    constraints: dict[str, Any]
-    """getUserMedia constraints: what resolution and frame rate to capture."""
-    sender: dict[str, Any]
-    """RTCRtpSender encoding parameters per kind: what bitrate to send."""
 
 
 class ReferencePhotoOut(BaseModel):
@@ -288,14 +260,6 @@ class MessageOut(BaseModel):
     at: datetime
 
 
-class WatchOut(BaseModel):
-    sdp: str
-    type: Literal["answer"]
-    viewers: int
-    """Proctors now watching this candidate, this one included."""
-    max_viewers: int
-
-
 class ConsoleSession(BaseModel):
     """One attempt as the proctor console shows it."""
 
@@ -329,3 +293,70 @@ class ConsoleSnapshot(BaseModel):
     exam_id: int
     sessions: list[ConsoleSession]
     """The exam's active attempts (or all of them, when asked)."""
+
+
+# --- the console WebSocket (besides `ConsoleSnapshot` and the live messages it relays) -----
+
+
+class SessionUpdate(BaseModel):
+    """An attempt changed (status, connection, risk score, open alerts): its new entry."""
+
+    type: Literal["session"] = "session"
+    event: SessionEvent
+    session: ConsoleSession
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ConsoleClosed(BaseModel):
+    """Sent before the server closes a console (code 4000 + the HTTP status the same request
+    would get now): the caller may no longer watch (token expired, role or assignment
+    changed)."""
+
+    type: Literal["closed"] = "closed"
+    error: ErrorBody
+
+
+class FocusRequest(BaseModel):
+    """From the console: stream the overlays of this attempt (None: of none)."""
+
+    type: Literal["focus"]
+    session_id: int | None = None
+
+
+class SnapshotRequest(BaseModel):
+    """From the console: send a fresh snapshot."""
+
+    type: Literal["snapshot"]
+
+
+ConsoleRequest = Annotated[FocusRequest | SnapshotRequest, Field(discriminator="type")]
+
+
+class KindOut(BaseModel):
+    kind: AlertKind
+    label: str
+    """What the proctor sees."""
+    notice: str
+    """What the candidate is told when an incident of this kind starts."""
+    color: str
+    risk_weight: float
+    """The kind's weight in the risk score (alerts/risk.py)."""
+    reported: Source
+    """How its source reports it (alerts/kinds.py)."""
+
+
+class RiskBandOut(BaseModel):
+    name: RiskBand
+    from_score: float
+    """Scores from this value up (to the next band) are in the band."""
+
+
+class VocabularyOut(BaseModel):
+    kinds: list[KindOut]
+    """Every alert kind the server raises."""
+    risk_bands: list[RiskBandOut]
+    """Highest first."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from auth.throttle import LoginThrottle
 from auth.tokens import TokenIssuer
 from core.settings import Settings
+from live.pipeline import LivePipeline
+from live.protocol import LiveRefused, Refusal
 
 if TYPE_CHECKING:
-    from live.contract import LivePipeline
+    from api.console_feed import ConsoleFeed
 
 
 @dataclass(slots=True)
@@ -24,8 +26,26 @@ class Services:
     tokens: TokenIssuer
     throttle: LoginThrottle
     live: LivePipeline | None = None
-    """The live proctoring pipeline; None until it has started."""
-    extras: dict[str, Any] = field(default_factory=dict)
+    """The live proctoring pipeline; None until it has started (see `pipeline`)."""
+    console_feed: ConsoleFeed | None = None
+    """What the consoles receive, worked out once per event; None until started."""
+    console_sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    """Open console WebSockets, closed first at shutdown."""
+
+    @property
+    def pipeline(self) -> LivePipeline:
+        """The live pipeline; refused (503) while it is not running."""
+        if self.live is None:
+            raise LiveRefused(Refusal.UNAVAILABLE, "the live pipeline is not running")
+        return self.live
+
+    @property
+    def feed(self) -> ConsoleFeed:
+        """The console feed; refused (503) while the live pipeline is not running."""
+        if self.console_feed is None:
+            raise LiveRefused(Refusal.UNAVAILABLE, "the live pipeline is not running")
+        return self.console_feed
 
 
 SERVICES = web.AppKey("services", Services)
+

@@ -6,8 +6,9 @@ from aiohttp import BodyPartReader, web
 
 from api.access import load_session
 from api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from api.live import session_ref
 from api.operation import Call
-from api.schemas import UploadFrameOut
+from live.protocol import Upload, UploadResult
 
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 _IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
@@ -59,7 +60,7 @@ async def _read_form(request: web.Request) -> tuple[int, bytes]:
     return session_id, image
 
 
-async def upload_frame(call: Call) -> UploadFrameOut:
+async def upload_frame(call: Call) -> UploadResult:
     session_id, image = await _read_form(call.request)
     async with call.services.db() as db:
         session = await load_session(db, call.caller, session_id)
@@ -67,7 +68,4 @@ async def upload_frame(call: Call) -> UploadFrameOut:
         raise not_found(f"session {session_id}")
     if session.status != "active":
         raise conflict("session_closed", f"this attempt is already {session.status}")
-    live = call.services.live
-    if live is None:
-        raise ApiError(503, "pipeline_unavailable", "the detection pipeline is not running")
-    return await live.analyze_upload(session, image)
+    return await call.services.pipeline.ask(Upload(session=session_ref(session), image=image))

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from aiortc import RTCSessionDescription  # noqa: E402
-from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
+from aiortc.codecs.vpx import Vp8Encoder as AiortcVp8Encoder  # noqa: E402
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 
 from bench.procstats import tree_sample  # noqa: E402
-from live.watch import _Vp8  # noqa: E402
+from media.vp8 import Vp8Encoder  # noqa: E402
 from signaling.ice import IceSettings  # noqa: E402
 from tests.clips import DATA, CandidateClient, Clip, ClipVideoTrack  # noqa: E402
 
@@ -91,8 +91,8 @@ class Viewer:
 def encode_cost(frames: int = 150) -> dict[str, float]:
     """Milliseconds per 640x480 frame: our shared encoder and aiortc's (per viewer)."""
     clip = Clip(SCENE, fps=15)
-    ours = _Vp8(600_000)
-    theirs = Vp8Encoder()
+    ours = Vp8Encoder(600_000)
+    theirs = AiortcVp8Encoder()
     out = {}
     for name, encode in (
         ("shared_vp8_ms", lambda i, f: ours.encode(f, i * 6000, i == 0)),

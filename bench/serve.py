@@ -23,15 +23,16 @@ from experiments import apply as apply_experiments  # noqa: E402
 
 from api.operation import Operation, bind  # noqa: E402
 from api.routes import OPERATIONS  # noqa: E402
-from api.stats import LIVE_STATS_PATH, LiveStatsOut, live_stats  # noqa: E402
+from api.stats import LIVE_STATS_PATH, live_stats  # noqa: E402
 from core.settings import SettingsError, load_settings  # noqa: E402
+from live.protocol import LiveStats  # noqa: E402
 from server import create_app  # noqa: E402
 
 log = logging.getLogger("proctor")
 
 STATS = Operation(
     "GET", LIVE_STATS_PATH, live_stats, "Counters of the live pipeline", ("admin",),
-    response=LiveStatsOut,
+    response=LiveStats,
 )  # fmt: skip
 
 

@@ -57,9 +57,6 @@ class Settings:
     analysis_processes: int = field(default_factory=lambda: max(1, min(8, os.cpu_count() or 1)))
     """Child processes analysing frames (identity included), each with a GIL of its own;
     0 analyses in the worker threads."""
-    identity_processes: int = 1
-    """Without analysis processes: child processes computing face descriptors (dlib holds
-    the GIL); 0 runs them in the worker threads."""
     identity_interval_seconds: float = 30.0
     """Most seconds between identity checks when no change of the face triggers one."""
     live_workers: int = field(
@@ -199,8 +196,6 @@ def load_settings(
         values["detector_threads"] = _int("PROCTOR_DETECTOR_THREADS", threads, minimum=1)
     if processes := env.get("PROCTOR_ANALYSIS_PROCESSES"):
         values["analysis_processes"] = _int("PROCTOR_ANALYSIS_PROCESSES", processes, minimum=0)
-    if processes := env.get("PROCTOR_IDENTITY_PROCESSES"):
-        values["identity_processes"] = _int("PROCTOR_IDENTITY_PROCESSES", processes, minimum=0)
     if interval := env.get("PROCTOR_IDENTITY_INTERVAL_SECONDS"):
         values["identity_interval_seconds"] = _float(
             "PROCTOR_IDENTITY_INTERVAL_SECONDS", interval, minimum=1.0

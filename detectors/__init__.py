@@ -12,13 +12,7 @@ Public API (imported lazily, so `import detectors.base` stays cheap for the aler
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
-
-# dlib is built against OpenBLAS (scripts/install), which would start a thread per core in
-# every process for each descriptor: one thread is as fast here (11.4 ms against 10.4 on
-# two) and leaves the cores to the other sessions. Set before dlib loads OpenBLAS.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __all__ = [
     "AnalyzerSettings",

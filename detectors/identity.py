@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
-import dlib
 import numpy as np
 
 from detectors.base import IdentityBand
@@ -48,6 +47,11 @@ class FaceVerifier:
     """Computes descriptors. Not thread-safe: one instance per thread (~100 MB loaded)."""
 
     def __init__(self) -> None:
+        # Imported here, not at module level: dlib loads OpenBLAS, which reads its thread
+        # count from the environment once, and the live side sets it before the first use.
+        import dlib
+
+        self._rectangle = dlib.rectangle
         self._shape = dlib.shape_predictor(str(model_path(SHAPE_PREDICTOR_5)))
         self._net = dlib.face_recognition_model_v1(str(model_path(FACE_DESCRIPTOR)))
 
@@ -60,7 +64,7 @@ class FaceVerifier:
         """The descriptor of the face in (left, top, right, bottom) pixels."""
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
         # dlib accepts boxes partly outside the image; the 5-point model copes with it.
-        shape = self._shape(rgb, dlib.rectangle(*box))
+        shape = self._shape(rgb, self._rectangle(*box))
         return np.asarray(self._net.compute_face_descriptor(rgb, shape), dtype=np.float64)
 
 

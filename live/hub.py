@@ -1,54 +1,79 @@
-"""The live side of the server: the worker threads, peers, bus and one LiveSession per
-attempt that is being watched. Created at start-up, closed (alerts flushed) at shutdown."""
+"""The live side of the server in one process: the worker threads, peers, console bus and one
+`LiveSession` per attempt that is being watched. Created at start-up, closed (alerts
+flushed) at shutdown. A live worker process runs one of these behind `live.worker_process`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Any
+from typing import TypeVar, cast
 
 import numpy as np
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alerts.bus import AlertBus
 from alerts.dispatch import AlertDispatcher
 from alerts.presets import resolve_rules
-from api.errors import unprocessable
-from api.schemas import LiveAlertOut, UploadFrameOut, WatchOut
-from api.stats import LiveSessionStatsOut, LiveStatsOut
 from core.settings import Settings
-from detectors.analysis_pool import AnalysisPool
 from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
-from detectors.identity_pool import DescriptorPool
 from detectors.pipeline import AnalyzerSettings
 from live.admission import Admission, LoopLag
-from live.contract import LiveState, NotLive, ServerBusy
+from live.analysis import analysis_placement
+from live.bus import ConsoleBus
+from live.messages import AlertMessage, FaceBoxOut, SessionChanged
+from live.protocol import (
+    Close,
+    Done,
+    IdentityStats,
+    LiveRefused,
+    LiveSessionStats,
+    LiveState,
+    LiveStates,
+    LiveStats,
+    ObservationOut,
+    Offer,
+    OfferAnswer,
+    Refusal,
+    Req,
+    SendToPage,
+    SentToPage,
+    SessionRef,
+    States,
+    Stats,
+    Thumbnail,
+    ThumbnailReply,
+    Upload,
+    UploadResult,
+    Watch,
+    WatchAnswer,
+)
 from live.session import LiveContext, LiveSession
-from live.sinks import ChannelSink, ConsoleSink, StoreSink, alert_message
+from live.sinks import ChannelSink, ConsoleSink, StoreSink
 from media.constraints import CaptureProfile
+from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
-from storage.models import Exam, ExamSession, ReferenceFace
+from storage.models import Exam, ReferenceFace
 from storage.reference_crops import ReferenceCrops
 from storage.writer import AlertWriter
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["LiveHub"]
 
-__all__ = ["LiveHub", "ServerBusy"]
+R = TypeVar("R", bound=BaseModel)
 
 
 class LiveHub:
     def __init__(self, settings: Settings, db: async_sessionmaker[AsyncSession]) -> None:
         self._db = db
-        self.bus = AlertBus()
+        self.bus = ConsoleBus()
         self.peers: PeerRegistry[CandidatePeer] = PeerRegistry()
         self.executor = ThreadPoolExecutor(settings.detector_threads, thread_name_prefix="detector")
         self._sessions: dict[int, LiveSession] = {}
@@ -57,15 +82,7 @@ class LiveHub:
         dispatcher = AlertDispatcher(
             [StoreSink(self._writer), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
         )
-        # Analysis in child processes runs the identity descriptor there too.
-        self.analysis = (
-            AnalysisPool(settings.analysis_processes) if settings.analysis_processes else None
-        )
-        self.descriptors = (
-            DescriptorPool(settings.identity_processes)
-            if settings.identity_processes and self.analysis is None
-            else None
-        )
+        self.analysis = analysis_placement(settings.analysis_processes)
         self._context = LiveContext(
             executor=self.executor,
             dispatcher=dispatcher,
@@ -78,8 +95,7 @@ class LiveHub:
             still_analysis_fps=settings.still_analysis_fps,
             stream_lost_grace=settings.stream_lost_grace_seconds,
             analyzer=AnalyzerSettings(identity_interval=settings.identity_interval_seconds),
-            describe=None if self.descriptors is None else self.descriptors.describe,
-            analysis_pool=self.analysis,
+            analysis=self.analysis,
         )
         self._crops = ReferenceCrops(settings.reference_dir)
         self._closing: set[asyncio.Task[None]] = set()
@@ -97,100 +113,124 @@ class LiveHub:
     def session(self, session_id: int) -> LiveSession | None:
         return self._sessions.get(session_id)
 
-    async def open(self, row: ExamSession) -> LiveSession:
+    async def ask(self, request: Req[R]) -> R:
+        reply: BaseModel
+        match request:
+            case Offer():
+                reply = await self._offer(request)
+            case Upload():
+                reply = await self._upload(request)
+            case Close():
+                self.session_closed(request.session_id)
+                reply = Done()
+            case SendToPage():
+                reply = SentToPage(delivered=self._send_to_page(request))
+            case Watch():
+                reply = await self._watch(request)
+            case Thumbnail():
+                live = self._sessions.get(request.session_id)
+                reply = ThumbnailReply(jpeg=None if live is None else await live.thumbnail_jpeg())
+            case States():
+                reply = self._states(request.session_ids)
+            case Stats():
+                reply = self._stats()
+            case _:
+                raise TypeError(f"not a live request: {request!r}")
+        return cast(R, reply)
+
+    async def _open(self, ref: SessionRef) -> LiveSession:
         """The attempt's live session, created on first use."""
         async with self._opening:
-            live = self._sessions.get(row.id)
+            live = self._sessions.get(ref.session_id)
             if live is not None:
                 return live
             async with self._db() as db:
-                exam = await db.get(Exam, row.exam_id)
+                exam = await db.get(Exam, ref.exam_id)
                 assert exam is not None
                 reference = (
                     await db.execute(
                         select(ReferenceFace.descriptor).where(
-                            ReferenceFace.user_id == row.candidate_id
+                            ReferenceFace.user_id == ref.candidate_id
                         )
                     )
                 ).scalar_one_or_none()
             live = LiveSession(
                 self._context,
-                session_id=row.id,
-                exam_id=row.exam_id,
+                session_id=ref.session_id,
+                exam_id=ref.exam_id,
                 rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
-                reference_crop=self._crops.load(row.candidate_id),
+                reference_crop=self._crops.load(ref.candidate_id),
             )
-            self._sessions[row.id] = live
-            self.bus.publish(
-                row.exam_id, {"type": "session", "session_id": row.id, "event": "started"}
-            )
+            self._sessions[ref.session_id] = live
+            started = SessionChanged(session_id=ref.session_id, event="started")
+            self.bus.publish(ref.exam_id, started)
             return live
 
-    async def accept_offer(self, row: ExamSession, sdp: str, sdp_type: str) -> dict[str, Any]:
-        """Answer the page's offer. Raises `ServerBusy` for a candidate not live yet when
-        `admission` refuses one."""
-        new = row.id not in self._sessions
+    async def _offer(self, request: Offer) -> OfferAnswer:
+        """A candidate not live yet is refused (`SERVER_BUSY`) when `admission` says so."""
+        session_id = request.session.session_id
+        new = session_id not in self._sessions
         if new and (reason := self.admission.refusal(len(self._sessions))) is not None:
-            logger.warning("session %s: stream refused: %s", row.id, reason)
-            raise ServerBusy(reason)
-        live = await self.open(row)
-        return await live.accept_offer(sdp, sdp_type)
+            logger.warning("session %s: stream refused: %s", session_id, reason)
+            raise LiveRefused(Refusal.SERVER_BUSY, reason)
+        live = await self._open(request.session)
+        try:
+            return await live.accept_offer(request.sdp, request.type)
+        except InvalidOffer as error:
+            raise LiveRefused(Refusal.INVALID_OFFER, str(error)) from None
 
-    async def analyze_upload(self, row: ExamSession, image: bytes) -> UploadFrameOut:
+    async def _upload(self, request: Upload) -> UploadResult:
         loop = asyncio.get_running_loop()
         try:
-            bgr = await loop.run_in_executor(self.executor, decode_image, image)
+            bgr = await loop.run_in_executor(self.executor, decode_image, request.image)
         except ImageDecodeError as error:
-            raise unprocessable("not_an_image", str(error)) from None
-        live = await self.open(row)
+            raise LiveRefused(Refusal.NOT_AN_IMAGE, str(error)) from None
+        live = await self._open(request.session)
         analysis, delivered = await live.analyze_upload(bgr)
-        return UploadFrameOut(
-            session_id=row.id,
+        return UploadResult(
+            session_id=live.session_id,
             faces=[
-                {"x": f.x, "y": f.y, "width": f.width, "height": f.height, "score": f.score}
+                FaceBoxOut(x=f.x, y=f.y, width=f.width, height=f.height, score=f.score)
                 for f in analysis.faces
             ],
             observations=[
-                {
-                    "kind": str(o.kind),
-                    "active": o.active,
-                    "confidence": o.confidence,
-                    "message": o.message,
-                }
+                ObservationOut(
+                    kind=str(o.kind), active=o.active, confidence=o.confidence, message=o.message
+                )
                 for o in analysis.observations
             ],
-            alerts=[LiveAlertOut.model_validate(alert_message(a)) for a in delivered],
+            alerts=[AlertMessage.of(alert) for alert in delivered],
         )
 
-    async def states(self, session_ids: Collection[int]) -> dict[int, LiveState]:
-        return {
-            sid: LiveState(connected=live.connected, viewers=live.broadcast.viewer_count)
-            for sid in session_ids
-            if (live := self._sessions.get(sid)) is not None
-        }
+    def _send_to_page(self, request: SendToPage) -> bool:
+        live = self._sessions.get(request.message.session_id)
+        return live is not None and live.send_to_page(request.message)
 
-    async def thumbnail(self, session_id: int) -> bytes | None:
-        live = self._sessions.get(session_id)
-        return None if live is None else await live.thumbnail_jpeg()
-
-    async def send_to_page(self, session_id: int, message: dict[str, Any]) -> bool:
-        live = self._sessions.get(session_id)
-        return live is not None and live.send_to_page(message)
-
-    async def watch(self, session_id: int, sdp: str, sdp_type: str) -> WatchOut:
-        live = self._sessions.get(session_id)
+    async def _watch(self, request: Watch) -> WatchAnswer:
+        live = self._sessions.get(request.session_id)
         if live is None:
-            raise NotLive("the candidate has not connected a camera yet")
-        answer = await live.broadcast.answer(self._context.ice, sdp, sdp_type)
-        return WatchOut(
+            raise LiveRefused(Refusal.NOT_LIVE, "the candidate has not connected a camera yet")
+        try:
+            answer = await live.broadcast.answer(self._context.ice, request.sdp, request.type)
+        except InvalidOffer as error:
+            raise LiveRefused(Refusal.INVALID_OFFER, str(error)) from None
+        return WatchAnswer(
             sdp=answer.sdp,
-            type="answer",
             viewers=live.broadcast.viewer_count,
             max_viewers=live.broadcast.max_viewers,
         )
 
-    async def stats(self) -> LiveStatsOut:
+    def _states(self, session_ids: list[int]) -> LiveStates:
+        return LiveStates(
+            states={
+                sid: LiveState(connected=live.connected, viewers=live.broadcast.viewer_count)
+                for sid in session_ids
+                if (live := self._sessions.get(sid)) is not None
+            }
+        )
+
+    def _stats(self) -> LiveStats:
         sessions = []
         for sid in self.peers.sessions():
             live = self.session(int(sid))
@@ -198,7 +238,7 @@ class LiveHub:
             video = None if live is None else live.video_stats
             audio = None if live is None else live.audio_stats
             sessions.append(
-                LiveSessionStatsOut(
+                LiveSessionStats(
                     session_id=int(sid),
                     connection_state=None if peer is None else peer.connection_state,
                     channel_open=peer is not None and peer.channel_open,
@@ -212,12 +252,12 @@ class LiveHub:
                     last_latency_s=None if video is None else video.last_latency_s,
                     audio_frames_received=0 if audio is None else audio.frames_received,
                     audio_chunks_processed=0 if audio is None else audio.chunks_processed,
-                    identity=None if live is None else asdict(live.identity),
+                    identity=None if live is None else IdentityStats(**asdict(live.identity)),
                 )
             )
         # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.
         queue = getattr(self.executor, "_work_queue", None)
-        return LiveStatsOut(
+        return LiveStats(
             now=time.monotonic(),
             peers=len(self.peers),
             executor_queue=None if queue is None else queue.qsize(),
@@ -230,9 +270,7 @@ class LiveHub:
         """The attempt ended (submitted, terminated, expired): flush and hang up, soon."""
         live = self._sessions.pop(session_id, None)
         if live is not None:
-            self.bus.publish(
-                live.exam_id, {"type": "session", "session_id": session_id, "event": "ended"}
-            )
+            self.bus.publish(live.exam_id, SessionChanged(session_id=session_id, event="ended"))
             task = asyncio.get_running_loop().create_task(live.close(), name=f"close-{session_id}")
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -249,7 +287,4 @@ class LiveHub:
         await self.loop_lag.stop()
         self.bus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
-        if self.descriptors is not None:
-            self.descriptors.close()
-        if self.analysis is not None:
-            self.analysis.close()
+        self.analysis.close()

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +16,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from alerts.bus import AlertBus
 from alerts.dispatch import AlertDispatcher, DeliveredAlert
 from alerts.engine import RuleEngine
 from alerts.errors import AlertNotStored
@@ -24,14 +23,16 @@ from alerts.events import AlertEvent, IncidentState
 from alerts.presets import RuleBook
 from core.kinds import AlertKind
 from core.tasks import spawn
-from detectors.analysis_pool import AnalysisPool, RemoteAnalyzer
 from detectors.base import FrameAnalysis, IdentityCounts, Observation
-from detectors.face_detector import Detection
-from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, FrameAnalyzer, to_bgr
-from live.clock import iso
+from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, to_bgr
+from live.analysis import AnalysisPlacement, Analyzer
+from live.broadcast import Broadcast
+from live.bus import ConsoleBus
 from live.identity_evidence import beside_reference
+from live.messages import Overlay, ProctorMessage, SessionChanged, SessionEvent
 from live.page_events import observation_from_page
-from live.watch import Broadcast, Thumbnail
+from live.protocol import OfferAnswer
+from live.thumbnail import Thumbnail
 from media.audio import AudioSampler
 from media.constraints import CaptureProfile
 from media.video import VideoSampler
@@ -52,7 +53,7 @@ class LiveContext:
 
     executor: Executor
     dispatcher: AlertDispatcher
-    bus: AlertBus
+    bus: ConsoleBus
     peers: PeerRegistry[CandidatePeer]
     ice: IceSettings
     profile: CaptureProfile
@@ -61,11 +62,8 @@ class LiveContext:
     still_analysis_fps: float
     stream_lost_grace: float
     analyzer: AnalyzerSettings
-    describe: Callable[[np.ndarray, Detection], np.ndarray] | None
-    """Face descriptors off the GIL (a `DescriptorPool`), or None for the detector thread."""
-    analysis_pool: AnalysisPool | None = None
-    """Frame analysis in child processes (then `describe` is not used), or None for the
-    detector threads."""
+    analysis: AnalysisPlacement
+    """Where frames are analysed (`live.analysis.analysis_placement`)."""
 
 
 class LiveSession:
@@ -87,11 +85,7 @@ class LiveSession:
         self._reference_crop = reference_crop
         self.identity = IdentityCounts()
         analyzer = replace(context.analyzer, identity_band=rules.identity)
-        self._frames: FrameAnalyzer | RemoteAnalyzer
-        if context.analysis_pool is not None:
-            self._frames = context.analysis_pool.analyzer(session_id, reference, analyzer)
-        else:
-            self._frames = FrameAnalyzer(reference, analyzer, describe=context.describe)
+        self._frames: Analyzer = context.analysis.analyzer(session_id, reference, analyzer)
         self._audio = AudioAnalyzer()
         self._frame_lock = threading.Lock()  # WebRTC and upload frames share one analyser
         self._audio_lock = threading.Lock()
@@ -130,13 +124,13 @@ class LiveSession:
         """The latest analysed frame, small, as JPEG (None before the first analysis)."""
         return await self.thumbnail.jpeg(self._last_frame)
 
-    def send_to_page(self, message: dict[str, Any]) -> bool:
-        """Send a JSON object to the candidate's page; False when the channel is not open."""
-        return self._peer is not None and self._peer.send_json(message)
+    def send_to_page(self, message: ProctorMessage) -> bool:
+        """Send a message to the candidate's page; False when the channel is not open."""
+        return self._peer is not None and self._peer.send_json(message.to_json())
 
     # --- connection -------------------------------------------------------------------
 
-    async def accept_offer(self, sdp: str, sdp_type: str) -> dict[str, Any]:
+    async def accept_offer(self, sdp: str, sdp_type: str) -> OfferAnswer:
         """Answer the page's offer; a new offer replaces the previous connection."""
         context = self._context
         video = VideoSampler(
@@ -176,13 +170,16 @@ class LiveSession:
             raise
         self._peer, self._video, self._audio_sampler = peer, video, audio
         await context.peers.replace(str(self.session_id), peer)
-        return {"sdp": answer.sdp, "type": answer.type, **context.profile.page_settings()}
+        return OfferAnswer(sdp=answer.sdp, **context.profile.page_settings())
 
     async def _on_connection_state(self, peer: CandidatePeer, state: str) -> None:
         if peer is not self._peer or self._closed:
             return  # a replaced connection's last words
         if state in ("connected", "failed", "closed"):
-            self._context.bus.publish(self.exam_id, status_message(self.session_id, state))
+            event: SessionEvent = "connected" if state == "connected" else "disconnected"
+            self._context.bus.publish(
+                self.exam_id, SessionChanged(session_id=self.session_id, event=event)
+            )
         if state == "connected":
             self._disconnected_since = None
         elif state in ("disconnected", "failed", "closed") and self._disconnected_since is None:
@@ -225,7 +222,7 @@ class LiveSession:
             return self._audio.feed(pcm, rate, ts)
 
     async def _on_analysis(self, analysis: FrameAnalysis) -> None:
-        self._context.bus.publish(self.exam_id, overlay_message(self.session_id, analysis))
+        self._context.bus.publish(self.exam_id, Overlay.of(self.session_id, analysis))
         await self._observe(analysis.observations)
 
     async def _on_observations(self, observations: list[Observation]) -> None:
@@ -244,7 +241,7 @@ class LiveSession:
         analysis = await loop.run_in_executor(
             self._context.executor, self._analyze_frame, bgr, time.monotonic()
         )
-        self._context.bus.publish(self.exam_id, overlay_message(self.session_id, analysis))
+        self._context.bus.publish(self.exam_id, Overlay.of(self.session_id, analysis))
         delivered = await self._observe(analysis.observations)
         return analysis, delivered
 
@@ -314,32 +311,9 @@ class LiveSession:
         events = self._engine.close(time.monotonic())
         await self._deliver(events)
         self._closed = True
-        if isinstance(self._frames, RemoteAnalyzer):
-            self._frames.close()
+        self._frames.close()
         self._ticker.cancel()
         await self.broadcast.close()
         await self._context.peers.close(str(self.session_id))
         self._peer = None
 
-
-def status_message(session_id: int, state: str) -> dict[str, Any]:
-    """A change of the candidate's connection, for the proctor consoles."""
-    event = "connected" if state == "connected" else "disconnected"
-    return {"type": "session", "session_id": session_id, "event": event}
-
-
-def overlay_message(session_id: int, analysis: FrameAnalysis) -> dict[str, Any]:
-    """What the proctor console draws over a candidate's video."""
-    return {
-        "type": "analysis",
-        "session_id": session_id,
-        "at": iso(analysis.ts),
-        "faces": [
-            {"x": f.x, "y": f.y, "width": f.width, "height": f.height, "score": round(f.score, 3)}
-            for f in analysis.faces
-        ],
-        "yaw": analysis.yaw,
-        "pitch": analysis.pitch,
-        "gaze": analysis.gaze,
-        "active": sorted({str(o.kind) for o in analysis.observations if o.active}),
-    }

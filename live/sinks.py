@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from alerts.bus import AlertBus
 from alerts.dispatch import DeliveredAlert
-from live.clock import iso, wall_time
+from live.bus import ConsoleBus
+from live.clock import wall_time
+from live.messages import AlertMessage
 from signaling.peer import CandidatePeer
 from storage.alert_store import upsert_alert
 from storage.writer import AlertWriter
-
-
-def alert_message(alert: DeliveredAlert) -> dict[str, Any]:
-    """The public form of an alert event: what the page and the consoles receive."""
-    event = alert.event
-    return {
-        "type": "alert",
-        "id": alert.alert_id,
-        "incident_id": event.incident_id,
-        "session_id": alert.session_id,
-        "kind": str(event.kind),
-        "severity": str(event.severity),
-        "state": str(event.state),
-        "started_at": iso(event.started_at),
-        "ended_at": iso(event.ended_at),
-        "message": event.message,
-        "confidence": round(event.confidence, 3),
-        "evidence_url": f"/api/alerts/{alert.alert_id}/evidence" if alert.evidence_path else None,
-    }
 
 
 class StoreSink:
@@ -64,7 +45,7 @@ class ChannelSink:
     async def deliver(self, alert: DeliveredAlert) -> None:
         peer = self._peer_of(alert.session_id)
         if peer is not None:
-            peer.send_json(alert_message(alert))
+            peer.send_json(AlertMessage.of(alert).to_json())
 
 
 class ConsoleSink:
@@ -72,8 +53,8 @@ class ConsoleSink:
 
     name = "console_bus"
 
-    def __init__(self, bus: AlertBus) -> None:
+    def __init__(self, bus: ConsoleBus) -> None:
         self._bus = bus
 
     async def deliver(self, alert: DeliveredAlert) -> None:
-        self._bus.publish(alert.exam_id, alert_message(alert))
+        self._bus.publish(alert.exam_id, AlertMessage.of(alert))

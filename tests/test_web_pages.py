@@ -275,7 +275,7 @@ async def test_admin_builds_an_exam_enrols_people_and_reads_history_and_charts(
 async def test_a_full_server_makes_the_page_wait_then_it_connects(
     settings: Settings, media: FakeMedia, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("api.live.BUSY_RETRY_SECONDS", 2)  # the page waits what it is told
+    monkeypatch.setattr("api.errors.BUSY_RETRY_SECONDS", 2)  # the page waits what it is told
     async with (
         serve(replace(settings, max_live_sessions=1)) as server,
         aiohttp.ClientSession() as http,

@@ -11,13 +11,17 @@ import pytest
 from aiohttp import WSMsgType
 
 import tests.browser as browser_helpers
-from api.console import WEB_DIR
+from api.pages import WEB_DIR
 from core.settings import Settings
 from tests.browser import chromium_args, make_fake_media, serve
 from tests.conftest import ADMIN, Api
 
+EXPORT = r"^export (?:async )?(?:function|class|const) (\w+)"  # what a module offers
 
-@pytest.mark.parametrize(("path", "script"), [("/", "candidate.js"), ("/proctor", "proctor.js")])
+
+@pytest.mark.parametrize(
+    ("path", "script"), [("/", "candidate/main.js"), ("/proctor", "console/main.js")]
+)
 async def test_pages_are_served_with_a_strict_policy(api: Api, path: str, script: str) -> None:
     response = await api.client.get(path)
     assert response.status == 200 and response.content_type == "text/html"
@@ -31,16 +35,24 @@ async def test_pages_are_served_with_a_strict_policy(api: Api, path: str, script
 
 async def test_every_module_and_stylesheet_the_pages_use_is_served(api: Api) -> None:
     files = sorted(p.relative_to(WEB_DIR) for p in WEB_DIR.rglob("*") if p.is_file())
-    assert Path("js/candidate.js") in files and Path("css/app.css") in files
+    assert Path("js/candidate/main.js") in files and Path("css/app.css") in files
     for relative in files:
         response = await api.client.get(f"/static/{relative.as_posix()}")
         assert response.status == 200, relative
-    # Every module import points at a file that exists (no build step, no CDN).
-    for module in (WEB_DIR / "js").glob("*.js"):
+    # Every module import names what a file under js/ exports (no build step, no CDN).
+    js = WEB_DIR / "js"
+    for module in js.rglob("*.js"):
+        name = module.relative_to(js).as_posix()
         text = module.read_text().replace("http://www.w3.org/2000/svg", "")  # a namespace
-        assert "http://" not in text and "https://" not in text, module.name
-        for target in re.findall(r'from "\./([\w.]+)"', text):
-            assert (WEB_DIR / "js" / target).is_file(), (module.name, target)
+        assert "http://" not in text and "https://" not in text, name
+        imports = re.findall(r'import \{([^}]*)\} from "(\.\.?/[\w./-]+)"', text)
+        assert len(imports) == text.count('from "'), name  # only named, relative imports
+        for names, target in imports:
+            path = (module.parent / target).resolve()
+            assert path.is_file() and path.is_relative_to(js.resolve()), (name, target)
+            exported = set(re.findall(EXPORT, path.read_text(), re.M))
+            for imported in names.replace(",", " ").split():
+                assert imported in exported, (name, target, imported)
 
 
 async def test_static_files_stay_inside_web(api: Api) -> None:

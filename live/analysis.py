@@ -1,10 +1,15 @@
-"""Frame analysis in child processes, each session's analyser pinned to one child.
+"""Where a live session's frames are analysed: the one place that decides it.
 
-The models release the GIL, but the Python around them (letterboxing, decoding boxes, crops,
-head pose, the analyser's bookkeeping) does not. With 30 candidates on one process that
-Python competed with the event loop for one GIL: the machine still had a third of its CPU
-idle while analyses queued (BENCHMARKS.md). In child processes each analysis has a GIL of
-its own, and the identity descriptor (dlib holds the GIL ~11 ms) runs there in-line.
+`analysis_placement(processes)` gives child processes (`InProcesses`, the default: one per
+core) or, with 0, the calling worker threads (`InThreads`); a `LiveSession` only ever sees
+an `Analyzer` with `analyze(image, ts)` and `close()`.
+
+In processes: the models release the GIL, but the Python around them (letterboxing,
+decoding boxes, crops, head pose, the analyser's bookkeeping) does not. With 30 candidates
+on one process that Python competed with the event loop for one GIL: the machine still had
+a third of its CPU idle while analyses queued (BENCHMARKS.md). In child processes each
+analysis has a GIL of its own, and the identity descriptor (dlib holds the GIL ~11 ms) runs
+there in-line.
 
 A `FrameAnalyzer` keeps per-session state (calibration, mouth history, the face last
 checked), so every frame of a session goes to the same child: `session_id % processes`.
@@ -17,16 +22,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
 
 import numpy as np
 
 from detectors.base import FrameAnalysis
 from detectors.pipeline import AnalyzerSettings, FrameAnalyzer
 
-__all__ = ["AnalysisPool", "RemoteAnalyzer"]
+__all__ = [
+    "AnalysisPlacement",
+    "Analyzer",
+    "InProcesses",
+    "InThreads",
+    "RemoteAnalyzer",
+    "analysis_placement",
+    "limit_blas_threads",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +68,64 @@ def _forget(session_id: int) -> None:
     _ANALYZERS.pop(session_id, None)
 
 
-class AnalysisPool:
+class Analyzer(Protocol):
+    """One session's frame analysis. Call `analyze` from a worker thread, one frame at a
+    time; `close` when the session ends."""
+
+    def analyze(self, image: np.ndarray, ts: float) -> FrameAnalysis: ...
+
+    def close(self) -> None: ...
+
+
+class AnalysisPlacement(Protocol):
+    def analyzer(
+        self, session_id: int, reference: np.ndarray | None, settings: AnalyzerSettings
+    ) -> Analyzer: ...
+
+    def close(self) -> None: ...
+
+
+def limit_blas_threads() -> None:
+    """dlib is built against OpenBLAS (scripts/install), which would start a thread per core
+    in every process for each descriptor: one thread is as fast here (11.4 ms against 10.4
+    on two) and leaves the cores to the other sessions. OpenBLAS reads this once, when dlib
+    first loads; spawned children inherit it."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def analysis_placement(processes: int) -> AnalysisPlacement:
+    """Child processes when `processes` > 0 (the default, `PROCTOR_ANALYSIS_PROCESSES`), else
+    the worker threads of the caller."""
+    limit_blas_threads()
+    return InProcesses(processes) if processes else InThreads()
+
+
+class InThreads:
+    """Each session's `FrameAnalyzer` runs in whichever worker thread calls it."""
+
+    def analyzer(
+        self, session_id: int, reference: np.ndarray | None, settings: AnalyzerSettings
+    ) -> Analyzer:
+        return _LocalAnalyzer(FrameAnalyzer(reference, settings))
+
+    def close(self) -> None:
+        pass  # the models belong to the threads
+
+
+class _LocalAnalyzer:
+    def __init__(self, analyzer: FrameAnalyzer) -> None:
+        self.analyze = analyzer.analyze
+
+    def close(self) -> None:
+        pass  # nothing outlives the session's FrameAnalyzer
+
+
+class InProcesses:
     """`processes` children, started on first use (spawned: the server has threads)."""
 
     def __init__(self, processes: int) -> None:
         if processes < 1:
-            raise ValueError("AnalysisPool needs at least one process")
+            raise ValueError("InProcesses needs at least one process")
         self._children: list[ProcessPoolExecutor | None] = [None] * processes
         self._lock = threading.Lock()
 
@@ -80,7 +147,7 @@ class AnalysisPool:
 
     def analyzer(
         self, session_id: int, reference: np.ndarray | None, settings: AnalyzerSettings
-    ) -> RemoteAnalyzer:
+    ) -> Analyzer:
         return RemoteAnalyzer(self, session_id, reference, settings)
 
     def close(self) -> None:
@@ -97,7 +164,7 @@ class RemoteAnalyzer:
 
     def __init__(
         self,
-        pool: AnalysisPool,
+        pool: InProcesses,
         session_id: int,
         reference: np.ndarray | None,
         settings: AnalyzerSettings,
@@ -122,3 +189,4 @@ class RemoteAnalyzer:
         # A child that is gone or shutting down has lost the analyser anyway.
         with contextlib.suppress(BrokenProcessPool, RuntimeError):
             self._pool.child(self.session_id).submit(_forget, self.session_id)
+

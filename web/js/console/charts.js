@@ -1,6 +1,6 @@
 // Small inline SVG charts: stacked bars over time, a histogram, horizontal bars. No library.
 
-import { SVG_NS, h } from "./ui.js";
+import { SVG_NS, h } from "../shared/dom.js";
 
 function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from core.kinds import AlertKind
-from detectors.analysis_pool import AnalysisPool
 from detectors.identity import reference_descriptor
 from detectors.pipeline import AnalyzerSettings, FrameAnalyzer
+from live.analysis import InProcesses as AnalysisPool
 from tests.test_detectors_pipeline import live, photo, webcam
 
 

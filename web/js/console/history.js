@@ -1,8 +1,12 @@
 // The Alerts tab (history with the filters of GET /alerts) and the Insights tab (charts).
 
+import { clear, h } from "../shared/dom.js";
+import { fmtDateTime, fmtDuration } from "../shared/format.js";
+import { icon } from "../shared/icons.js";
+import { allKinds, kindColor, kindLabel } from "../shared/vocabulary.js";
 import { hbars, histogram, stackedBars, timeBuckets } from "./charts.js";
-import { evidenceImage } from "./live.js";
-import { KINDS, alertDuration, clear, fmtDateTime, fmtDuration, h, icon, kindColor, kindLabel, riskBadge, severityBadge } from "./ui.js";
+import { evidenceImage } from "./evidence.js";
+import { alertDuration, riskBadge, severityBadge } from "./labels.js";
 
 const PAGE = 25;
 
@@ -27,7 +31,7 @@ export class HistoryTab {
     this.form = h(
       "form.filters#history-filters",
       { on: { submit: (e) => (e.preventDefault(), (this.offset = 0), this.load()) } },
-      select("f-kind", "Kind", Object.keys(KINDS).map((k) => [k, kindLabel(k)])),
+      select("f-kind", "Kind", allKinds().map((k) => [k, kindLabel(k)])),
       select("f-severity", "Severity", [["high", "High"], ["medium", "Medium"], ["low", "Low"]]),
       select("f-review", "Review", [["pending", "Pending"], ["confirmed", "Confirmed"], ["dismissed", "Dismissed"]]),
       input("f-session", "Attempt #", "number", { min: 1, placeholder: "Any" }),
@@ -139,7 +143,7 @@ export class InsightsTab {
       const bucket = buckets.find((b) => t >= b.start && t < b.end) || buckets[buckets.length - 1];
       bucket.values[alert.kind] = (bucket.values[alert.kind] || 0) + 1;
     }
-    const kinds = [...new Set([...Object.keys(KINDS), ...alerts.map((a) => a.kind)])];
+    const kinds = [...new Set([...allKinds(), ...alerts.map((a) => a.kind)])];
     const series = kinds.map((k) => ({ key: k, label: kindLabel(k), color: kindColor(k) }));
     const byKind = kinds
       .map((k) => ({ label: kindLabel(k), value: alerts.filter((a) => a.kind === k).length, color: kindColor(k) }))

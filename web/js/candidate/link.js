@@ -1,8 +1,8 @@
 // The candidate's live link: camera and microphone to the server over WebRTC, and the
 // "proctor" data channel both ways. Reconnects by itself (a new offer) when the connection drops.
 
-import { ApiError } from "./api.js";
-import { iceGatheringComplete } from "./ui.js";
+import { ApiError } from "../shared/api.js";
+import { iceGatheringComplete } from "../shared/ice.js";
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 const DISCONNECTED_GRACE_MS = 3000;

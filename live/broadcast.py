@@ -1,17 +1,14 @@
-"""Watching a candidate: a thumbnail of the latest analysed frame, and full live video.
+"""Full live video of a candidate for the proctors watching it, encoded once for all.
 
-Thumbnails. `Thumbnail` turns the frame the detectors last looked at into a small JPEG, at
-most once per analysed frame however many consoles ask: every viewer gets the same bytes.
-
-Live video. aiortc encodes once per outgoing track, so relaying a candidate's camera to each
-proctor through its own `MediaRelay` proxy costs one VP8 encode per viewer. A `Broadcast`
-instead encodes the candidate's decoded frames once, and every viewer's track yields those
-same compressed packets (`av.Packet`), which aiortc's sender only packetises and encrypts
+aiortc encodes once per outgoing track, so relaying a candidate's camera to each proctor
+through its own `MediaRelay` proxy costs one VP8 encode per viewer. A `Broadcast` instead
+encodes the candidate's decoded frames once, and every viewer's track yields those same
+compressed packets (`av.Packet`), which aiortc's sender only packetises and encrypts
 (`RTCRtpSender` calls `Encoder.pack` instead of `encode` for packets). The encoder runs only
 while someone watches; a viewer that joins, falls behind or reports loss (PLI/FIR) gets a
 keyframe. The number of viewers per candidate is bounded (`MAX_VIEWERS`).
 
-    candidate track -> MediaRelay -+-> VideoSampler (analysis, 2 frames/s)
+    candidate track -> MediaRelay -+-> VideoSampler (analysis, 3 frames/s)
                                    +-> Broadcast: one VP8 encode -+-> ViewerTrack -> proctor 1
                                                                   +-> ViewerTrack -> proctor 2
 """
@@ -19,47 +16,29 @@ keyframe. The number of viewers per candidate is bounded (`MAX_VIEWERS`).
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, replace
-from typing import Any
 
-import av
-import cv2
-import numpy as np
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 from av import VideoFrame
 from av.packet import Packet
 
 from core.tasks import cancel_and_wait, spawn
-from detectors.pipeline import to_bgr
+from live.protocol import LiveRefused, Refusal
 from media.consumer import TrackConsumer
-from signaling.errors import InvalidOffer
+from media.vp8 import VIDEO_CLOCK, Vp8Encoder
 from signaling.ice import IceSettings
-from signaling.sdp import check_offer
+from signaling.viewer import answer_viewer
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "MAX_VIEWERS",
-    "Broadcast",
-    "BroadcastStats",
-    "Thumbnail",
-    "ViewerLimitReached",
-    "ViewerTrack",
-]
+__all__ = ["MAX_VIEWERS", "Broadcast", "BroadcastStats", "ViewerTrack"]
 
 MAX_VIEWERS = 4
 """Proctors watching one candidate's full video at the same time."""
-THUMBNAIL_WIDTH = 320
-THUMBNAIL_QUALITY = 70
-VIDEO_CLOCK = 90_000
 VIEW_BITRATE = 600_000
 """bit/s of the relayed video: a 640x480 face at 15 fps stays sharp."""
 VIEW_MAX_FPS = 15.0
@@ -69,46 +48,6 @@ VIEWER_QUEUE = 30
 """Packets (2 s at 15 fps) a viewer may fall behind before it skips to the next keyframe."""
 
 
-class ViewerLimitReached(Exception):
-    """The candidate already has `MAX_VIEWERS` watching."""
-
-
-class Thumbnail:
-    """The latest analysed frame as a JPEG `THUMBNAIL_WIDTH` pixels wide, shared by all."""
-
-    def __init__(self, executor: Executor) -> None:
-        self._executor = executor
-        self._lock = asyncio.Lock()
-        self._source: np.ndarray | None = None
-        self._jpeg: bytes | None = None
-        self.encodes = 0
-        """How many JPEGs were made (one per analysed frame at most)."""
-
-    async def jpeg(self, frame: np.ndarray | None) -> bytes | None:
-        """The thumbnail of `frame` (the session's latest analysed frame); None without one."""
-        if frame is None:
-            return None
-        async with self._lock:  # concurrent viewers wait for the one encode
-            if frame is not self._source:
-                loop = asyncio.get_running_loop()
-                self._jpeg = await loop.run_in_executor(self._executor, _encode_thumbnail, frame)
-                self._source = frame
-                self.encodes += 1
-            return self._jpeg
-
-
-def _encode_thumbnail(image: np.ndarray) -> bytes:
-    frame = to_bgr(image)
-    height, width = frame.shape[:2]
-    if width > THUMBNAIL_WIDTH:
-        size = (THUMBNAIL_WIDTH, max(1, round(height * THUMBNAIL_WIDTH / width)))
-        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, THUMBNAIL_QUALITY])
-    if not ok:
-        raise RuntimeError("JPEG encoding of a thumbnail failed")
-    return data.tobytes()
-
-
 @dataclass(slots=True)
 class BroadcastStats:
     frames_encoded: int = 0
@@ -116,55 +55,6 @@ class BroadcastStats:
     bytes_encoded: int = 0
     encode_seconds: float = 0.0
     """Time spent in the VP8 encoder (worker thread), summed."""
-
-
-class _Vp8:
-    """One libvpx encoder with aiortc's real-time settings; frames in, packets out."""
-
-    def __init__(self, bitrate: int) -> None:
-        self._bitrate = bitrate
-        self._codec: Any = None
-
-    def encode(self, frame: VideoFrame, pts: int, keyframe: bool) -> list[Packet]:
-        if frame.format.name != "yuv420p":
-            frame = frame.reformat(format="yuv420p")
-        codec = self._codec
-        if codec is None or (frame.width, frame.height) != (codec.width, codec.height):
-            codec = self._codec = av.CodecContext.create("libvpx", "w")
-            codec.width, codec.height = frame.width, frame.height
-            codec.pix_fmt = "yuv420p"
-            codec.bit_rate = self._bitrate
-            codec.time_base = fractions.Fraction(1, VIDEO_CLOCK)
-            codec.gop_size = 3000  # keyframes on request only
-            codec.qmin, codec.qmax = 2, 56
-            codec.options = {
-                "bufsize": str(self._bitrate),
-                "cpu-used": "-6",
-                "deadline": "realtime",
-                "lag-in-frames": "0",
-                "minrate": str(self._bitrate),
-                "maxrate": str(self._bitrate),
-                "noise-sensitivity": "4",
-                "overshoot-pct": "15",
-                "partitions": "0",
-                "static-thresh": "1",
-                "undershoot-pct": "100",
-            }
-            codec.thread_count = 1
-            keyframe = True
-        # The decoded frame is shared with the analysis: only its timing fields are ours to set
-        # (our clock, monotonic across the candidate's reconnections).
-        frame.pts = pts
-        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
-        frame.pict_type = (
-            av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
-        )
-        packets = list(codec.encode(frame))
-        for packet in packets:
-            packet.time_base = fractions.Fraction(1, VIDEO_CLOCK)
-            if packet.pts is None:
-                packet.pts = pts
-        return packets
 
 
 class ViewerTrack(MediaStreamTrack):
@@ -278,11 +168,12 @@ class Broadcast:
         self._keyframe_wanted = True
 
     def add_viewer(self) -> ViewerTrack:
-        """A new viewer track; raises `ViewerLimitReached` when `max_viewers` watch already."""
+        """A new viewer track; raises `LiveRefused` when `max_viewers` watch already."""
         if self._closed:
             raise RuntimeError("the broadcast is closed")
         if len(self._viewers) >= self.max_viewers:
-            raise ViewerLimitReached(f"{self.max_viewers} viewers already watch this candidate")
+            message = f"{self.max_viewers} viewers already watch this candidate"
+            raise LiveRefused(Refusal.VIEWER_LIMIT, message)
         viewer = ViewerTrack(self)
         self._viewers.add(viewer)
         self.request_keyframe()
@@ -292,32 +183,14 @@ class Broadcast:
     async def answer(self, ice: IceSettings, sdp: str, sdp_type: str) -> RTCSessionDescription:
         """Answer a proctor's receive-only offer with this candidate's video.
 
-        Raises `InvalidOffer` for an offer that cannot work, `ViewerLimitReached` when full.
+        Raises `InvalidOffer` for an offer that cannot work, and `LiveRefused`
+        (`VIEWER_LIMIT`) when `max_viewers` watch already.
         """
-        address_allowed = ice.remote_address_allowed if ice.loopback_only else None
-        checked = check_offer(sdp, sdp_type, address_allowed=address_allowed, require_video=True)
         viewer = self.add_viewer()
         pc = ice.new_peer_connection()
         self._peers.add(pc)
         try:
-            # Our transceiver first, VP8 only: the packets we relay are VP8.
-            transceiver = pc.addTransceiver(viewer, direction="sendonly")
-            transceiver.setCodecPreferences(
-                [
-                    codec
-                    for codec in RTCRtpSender.getCapabilities("video").codecs
-                    if codec.mimeType.lower() in ("video/vp8", "video/rtx")
-                ]
-            )
-            try:
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=checked, type="offer"))
-            except Exception as exc:
-                raise InvalidOffer(f"the offer was refused: {exc}") from None
-            if transceiver.mid is None:
-                raise InvalidOffer("the offer has no video section this server can send to")
-            _watch_loss_reports(transceiver.sender, self.request_keyframe)
-            ice.prepare_gathering(pc)
-            await pc.setLocalDescription(await pc.createAnswer())
+            answer = await answer_viewer(pc, ice, sdp, sdp_type, viewer, self.request_keyframe)
         except BaseException:
             viewer.stop()
             await self._close_peer(pc)
@@ -329,8 +202,7 @@ class Broadcast:
                 viewer.stop()
                 spawn(self._close_peer(pc), name=f"{self._name}-viewer-close", logger=logger)
 
-        local = pc.localDescription
-        return RTCSessionDescription(sdp=local.sdp, type=local.type)
+        return answer
 
     async def close(self) -> None:
         """Hang up every viewer and stop encoding (the candidate's session ended)."""
@@ -375,7 +247,7 @@ class Broadcast:
 
     async def _run(self, relay: MediaRelay, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
-        encoder = _Vp8(self._bitrate)
+        encoder = Vp8Encoder(self._bitrate)
         proxy = relay.subscribe(track, buffered=False)
         last_frame_at = 0.0
         self._keyframe_wanted = True
@@ -408,30 +280,12 @@ class Broadcast:
         finally:
             proxy.stop()
 
-    def _encode(self, encoder: _Vp8, frame: VideoFrame, pts: int, keyframe: bool) -> list[Packet]:
+    def _encode(
+        self, encoder: Vp8Encoder, frame: VideoFrame, pts: int, keyframe: bool
+    ) -> list[Packet]:
         started = time.perf_counter()
         packets = encoder.encode(frame, pts, keyframe)
         self._stats.encode_seconds += time.perf_counter() - started
         self._stats.frames_encoded += 1
         self._stats.bytes_encoded += sum(packet.size for packet in packets)
         return packets
-
-
-def _watch_loss_reports(sender: RTCRtpSender, on_loss: Callable[[], None]) -> None:
-    """Turn the viewer's picture loss reports (PLI, FIR) into a keyframe request.
-
-    aiortc's sender honours them only for frames it encodes itself, not for packets; it
-    dispatches RTCP through `sender._handle_rtcp_packet` (aiortc 1.16), which we wrap. Without
-    it the periodic keyframe still repairs a broken picture within `KEYFRAME_INTERVAL`.
-    """
-    original = getattr(sender, "_handle_rtcp_packet", None)
-    if original is None:
-        logger.warning("aiortc's RTCRtpSender changed: picture loss reports are not relayed")
-        return
-
-    async def handle(packet: Any) -> None:
-        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-            on_loss()
-        await original(packet)
-
-    sender._handle_rtcp_packet = handle  # type: ignore[method-assign]

@@ -1,7 +1,8 @@
 // One candidate in full live video (receive-only WebRTC), with overlays drawn in the browser
 // from the `analysis` messages of the console's WebSocket: nothing is burned into the video.
 
-import { iceGatheringComplete, kindLabel } from "./ui.js";
+import { iceGatheringComplete } from "../shared/ice.js";
+import { kindLabel } from "../shared/vocabulary.js";
 
 export class LiveVideo {
   /** onState(state, detail): "connecting" | "playing" | "failed" | "closed". */
