@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,13 +80,18 @@ def render(shot: Shot, seed: int) -> np.ndarray:
     return degrade.night(frame, light, seed=seed)
 
 
-def script(person: str, seconds: float, fps: float, seed: int) -> list[Shot]:
-    """A seeded, natural sequence of shots: sitting, turning, leaving the desk and back."""
+def script(
+    person: str, seconds: float, fps: float, seed: int, poses: list[str] | None = None
+) -> list[Shot]:
+    """A seeded, natural sequence of shots: sitting, turning, leaving the desk and back.
+    `poses`: those of `PEOPLE[person]` to use (default all), the first one facing the camera
+    (e.g. to leave out the photo the candidate enrolled with)."""
     rng = np.random.default_rng(seed)
-    poses = list(PEOPLE[person])
+    poses = poses or list(PEOPLE[person])
+    frontal = poses[0]
     shots: list[Shot] = []
     t = 0.0
-    size, pose = SEATED_PX, "frontal"
+    size, pose = SEATED_PX, frontal
 
     def hold(duration: float, target_size: float, target_pose: str) -> None:
         nonlocal t, size, pose
@@ -109,23 +113,21 @@ def script(person: str, seconds: float, fps: float, seed: int) -> list[Shot]:
     while len(shots) < round(seconds * fps):
         action = rng.choice(["sit", "turn", "away"], p=[0.45, 0.35, 0.2])
         if action == "sit":
-            hold(float(rng.uniform(3, 8)), SEATED_PX * float(rng.uniform(0.9, 1.15)), "frontal")
+            hold(float(rng.uniform(3, 8)), SEATED_PX * float(rng.uniform(0.9, 1.15)), frontal)
         elif action == "turn":
-            turned = str(rng.choice(poses[1:])) if len(poses) > 1 else "frontal"
+            turned = str(rng.choice(poses[1:])) if len(poses) > 1 else frontal
             hold(float(rng.uniform(1.5, 4)), size, turned)
         else:
             far = float(rng.uniform(26, 50))  # 2-3.5 times the seated distance
-            hold(float(rng.uniform(1.5, 3)), far, "frontal")
-            hold(float(rng.uniform(2, 5)), far, "frontal")
-            hold(float(rng.uniform(1.5, 3)), SEATED_PX, "frontal")
+            hold(float(rng.uniform(1.5, 3)), far, frontal)
+            hold(float(rng.uniform(2, 5)), far, frontal)
+            hold(float(rng.uniform(1.5, 3)), SEATED_PX, frontal)
     return shots
 
 
-def natural_frames(
-    person: str, seconds: float, fps: float = 5.0, seed: int = 0
-) -> Iterator[np.ndarray]:
-    for index, shot in enumerate(script(person, seconds, fps, seed)):
-        yield render(shot, seed * 1_000_003 + index)
+def natural_frames(shots: list[Shot], seed: int = 0) -> list[np.ndarray]:
+    """The shots rendered and sent through VP8, as the server decodes them."""
+    return through_vp8([render(shot, seed * 1_000_003 + i) for i, shot in enumerate(shots)])
 
 
 def through_vp8(frames: list[np.ndarray], fps: int = 5) -> list[np.ndarray]:
