@@ -97,9 +97,15 @@ async def check_reference_photo(call: Call) -> ReferenceCheckOut:
         raise unprocessable("not_an_image", str(error)) from None
     except EnrolmentError as error:
         return ReferenceCheckOut(
-            usable=False, code=error.code, message=error.message, **_figures(error.quality)
+            usable=False,
+            code=error.code,
+            failed=error.failed,
+            message=error.message,
+            **_figures(error.quality),
         )
-    return ReferenceCheckOut(usable=True, code=None, message="Ready", **_figures(quality))
+    return ReferenceCheckOut(
+        usable=True, code=None, failed=[], message="Ready", **_figures(quality)
+    )
 
 
 def _figures(quality: FaceQuality | None) -> dict[str, float | None]:

@@ -239,6 +239,8 @@ class ReferenceCheckOut(BaseModel):
     code: str | None
     """Why it would be refused: `no_face`, `multiple_faces`, `face_too_small`, `face_cut`,
     `face_turned`, `face_blurred`, `face_too_dark`, `face_too_bright`, `face_noisy`."""
+    failed: list[str]
+    """Every reason, when several apply (`code` is the first)."""
     message: str
     width_px: float | None
     """Face width in the photo's pixels (enrolment wants 80 or more)."""

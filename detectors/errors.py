@@ -25,14 +25,22 @@ class EnrolmentError(DetectorError):
 
     `code` is stable and machine-readable (`no_face`, `multiple_faces`, or a
     `detectors.face_quality.REFUSALS` code); `message` is meant for the person who uploaded
-    the photo; `quality` is what was measured of the face, when there was one face.
+    the photo; `quality` is what was measured of the face, when there was one face, and
+    `failed` every gate it failed (`code` is the first).
     """
 
-    def __init__(self, code: str, message: str, quality: FaceQuality | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        quality: FaceQuality | None = None,
+        failed: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.quality = quality
+        self.failed = failed if failed is not None else [code]
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

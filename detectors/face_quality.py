@@ -178,21 +178,28 @@ def noise_level(grey: np.ndarray) -> float:
 
 def refusal(quality: FaceQuality, gates: QualityGates) -> str | None:
     """The first gate the face fails (a key of `REFUSALS`), or None when it may be judged."""
+    failed = refusals(quality, gates)
+    return failed[0] if failed else None
+
+
+def refusals(quality: FaceQuality, gates: QualityGates) -> list[str]:
+    """Every gate the face fails, most basic first (size before pose before light)."""
     q, g = quality, gates
+    failed = []
     if q.width_px < g.min_width_px:
-        return "face_too_small"
+        failed.append("face_too_small")
     if q.inside < g.min_inside:
-        return "face_cut"
-    if g.max_yaw is not None and q.yaw is not None and abs(q.yaw) > g.max_yaw:
-        return "face_turned"
-    if g.max_pitch is not None and q.pitch is not None and abs(q.pitch) > g.max_pitch:
-        return "face_turned"
+        failed.append("face_cut")
+    if (g.max_yaw is not None and q.yaw is not None and abs(q.yaw) > g.max_yaw) or (
+        g.max_pitch is not None and q.pitch is not None and abs(q.pitch) > g.max_pitch
+    ):
+        failed.append("face_turned")
     if q.brightness > g.max_brightness:
-        return "face_too_bright"
+        failed.append("face_too_bright")
     if q.brightness < g.min_brightness or q.contrast < g.min_contrast:
-        return "face_too_dark"
+        failed.append("face_too_dark")
     if q.noise > g.max_noise:
-        return "face_noisy"
+        failed.append("face_noisy")
     if q.sharpness < g.min_sharpness:
-        return "face_blurred"
-    return None
+        failed.append("face_blurred")
+    return failed

@@ -19,7 +19,7 @@ from detectors.base import IdentityBand
 from detectors.errors import EnrolmentError, ImageDecodeError
 from detectors.face_detector import Detection
 from detectors.face_geometry import head_pose
-from detectors.face_quality import ENROLMENT_GATES, REFUSALS, FaceQuality, measure, refusal
+from detectors.face_quality import ENROLMENT_GATES, REFUSALS, FaceQuality, measure, refusals
 from detectors.image_header import MAX_PIXELS, too_many_pixels
 from detectors.model_files import FACE_DESCRIPTOR, SHAPE_PREDICTOR_5, model_path
 
@@ -120,11 +120,11 @@ def check_reference(
     mesh = models.face_mesh.landmarks(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB), face)
     pose = None if mesh is None else head_pose(mesh, w, h)
     quality = measure(image_bgr, face, None if pose is None else pose.yaw)
-    code = refusal(quality, ENROLMENT_GATES)
-    if code is None and quality.width_px < MIN_FACE_FRACTION * max(w, h):
-        code = "face_too_small"
-    if code is not None:
-        raise EnrolmentError(code, _advice(code, quality), quality)
+    failed = refusals(quality, ENROLMENT_GATES)
+    if quality.width_px < MIN_FACE_FRACTION * max(w, h) and "face_too_small" not in failed:
+        failed.insert(0, "face_too_small")
+    if failed:
+        raise EnrolmentError(failed[0], _advice(failed[0], quality), quality, failed)
     return face, quality
 
 

@@ -201,6 +201,7 @@ async def test_a_photo_is_checked_without_being_enrolled(api: Api, settings: Set
     blurred = jpeg(degrade.blur(cv2.imread(str(DATA / "obama.jpg")), 4.0))
     body = await api.ok("POST", path, token, data=blurred, headers=headers)
     assert body["usable"] is False and body["code"] == "face_blurred"
+    assert body["failed"] == ["face_blurred"]
     assert body["width_px"] > 80 and body["sharpness"] < 0.25 and body["message"]
     body = await api.ok(
         "POST", path, token, data=(DATA / "coffee.jpg").read_bytes(), headers=headers
