@@ -230,9 +230,10 @@ def identity_table(models: Models, photos: list[Photo]) -> None:
         "Before: one threshold at 0.6, every face judged.\n"
     )
     header = "| picture | same / other pairs | unusable | uncertain (normal) |"
-    header += " FRR strict / normal / lenient | FAR | FRR before | FAR before |"
+    header += " FRR strict / normal / lenient | FAR | same max / other min |"
+    header += " FRR before | FAR before | same max / other min before |"
     print(header)
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for label, (face_px, make) in DEGRADATIONS.items():
         same: list[tuple[float, bool]] = []  # (distance, usable)
         other: list[tuple[float, bool]] = []
@@ -264,15 +265,24 @@ def identity_table(models: Models, photos: list[Photo]) -> None:
         )
         frr_before = _rate(sum(d > 0.6 for d, _ in same), same)
         far_before = _rate(sum(d <= 0.6 for d, _ in other), other)
+        every_same, every_other = [d for d, _ in same], [d for d, _ in other]
         print(
             f"| {label} | {len(same)} / {len(other)} | {_rate(unusable, same + other)} "
             f"| {_rate(uncertain, judged_same + judged_other)} | {frr} | {far} "
-            f"| {frr_before} | {far_before} |"
+            f"| {_spread(judged_same, judged_other)} | {frr_before} | {far_before} "
+            f"| {_spread(every_same, every_other)} |"
         )
     print(
         "\nThe match line is 0.5 in every preset, so FAR is one figure; the mismatch line "
         "is 0.6 / 0.65 / 0.7 (strict / normal / lenient)."
     )
+
+
+def _spread(same: list[float], other: list[float]) -> str:
+    """The closest the two groups come: the largest same-person and smallest other distance."""
+    top = f"{max(same):.2f}" if same else "-"
+    low = f"{min(other):.2f}" if other else "-"
+    return f"{top} / {low}"
 
 
 def _rate(count: int, of: list[object] | list[tuple[float, bool]] | list[float]) -> str:
