@@ -106,7 +106,7 @@ PRESETS: Mapping[str, Mapping[AlertKind, RuleSettings]] = MappingProxyType(
                 _K.NO_FACE: _rule(2, 3, _HIGH, stale=_FRAME_STALE),
                 _K.MULTIPLE_FACES: _rule(0.5, 3, _HIGH, stale=_FRAME_STALE),
                 _K.FACE_MISMATCH: _rule(
-                    1, 10, _HIGH, hits=2, stale=_IDENTITY_STALE, within=_IDENTITY_WITHIN
+                    1, 10, _HIGH, hits=3, stale=_IDENTITY_STALE, within=_IDENTITY_WITHIN
                 ),
                 _K.LOOKING_AWAY: _rule(2, 3, _MEDIUM, stale=_FRAME_STALE),
                 _K.TALKING: _rule(2, 3, _MEDIUM, stale=_FRAME_STALE),

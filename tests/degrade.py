@@ -122,7 +122,14 @@ def vp8(frames: Sequence[np.ndarray], kbps: int = 80, fps: int = 5) -> list[np.n
     encoder.bit_rate = kbps * 1000
     encoder.time_base = fractions.Fraction(1, fps)
     encoder.framerate = fractions.Fraction(fps)
-    encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    # One thread: libvpx's threads make the output depend on timing, and these frames are
+    # test and benchmark material that must come out the same on every run.
+    encoder.options = {
+        "deadline": "realtime",
+        "cpu-used": "8",
+        "lag-in-frames": "0",
+        "threads": "1",
+    }
     decoder = av.CodecContext.create("vp8", "r")
     out: list[np.ndarray] = []
 
