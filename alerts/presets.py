@@ -86,10 +86,11 @@ _IDENTITY_WITHIN = 2.5
 #    too poor to judge (someone walking away from the desk and back, blurred both ways),
 #    starts over. With checks every second while the face does not match, normal alerts
 #    2-3 s after a swap (bench/accuracy.py).
-# Same-person distances measured here stay at or below 0.55 on every usable face, strangers
-# at or above 0.58 (bench/accuracy.py; a 13-person set elsewhere had same-person pairs up to
-# 0.61 and look-alike strangers down to 0.51). Strict keeps dlib's 0.6 as the mismatch line,
-# normal and lenient leave more room to an honest candidate on a bad day.
+# On the faces the gates let through, same-person distances measured here stayed at or below
+# 0.52 and strangers at or above 0.65; judging every face they overlap (0.60 / 0.59 under
+# defocus) (bench/accuracy.py; a 13-person set elsewhere had same-person pairs up to 0.61 and
+# look-alike strangers down to 0.51). Strict keeps dlib's 0.6 as the mismatch line, normal
+# and lenient leave more room to an honest candidate on a bad day.
 IDENTITY_BANDS: Mapping[str, IdentityBand] = MappingProxyType(
     {
         "strict": IdentityBand(match_at_most=0.5, mismatch_above=0.6),

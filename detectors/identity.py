@@ -31,9 +31,9 @@ MATCH_THRESHOLD = 0.6
 set of 61 photos of 13 people it sits at the equal-error point (same person up to 0.61,
 look-alike strangers down to 0.51), so live checks use a band around it instead."""
 NORMAL_BAND = IdentityBand(match_at_most=0.5, mismatch_above=0.65)
-"""The normal preset's band (alerts/presets.py has all three): below 0.5 every same-person
-pair measured here stays, degraded or not, while the gates pass (bench/accuracy.py); above
-0.65 no same-person pair went; in between is left to more checks."""
+"""The normal preset's band (alerts/presets.py has all three). Same-person pairs measured
+here are 0.44 at most undegraded and up to 0.52 degraded but usable (those are uncertain);
+the closest stranger was 0.65 (bench/accuracy.py). In between is left to more checks."""
 MIN_FACE_FRACTION = 0.08
 """Narrowest face accepted for enrolment, as a fraction of the photo's longer side."""
 
