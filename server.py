@@ -25,8 +25,10 @@ from core.settings import Settings, SettingsError, ensure_secret_key, load_setti
 from live.hub import LiveHub
 from live.pipeline import LivePipeline
 from live.worker_hub import WorkerHub
+from storage.alert_store import INTERRUPTED, end_stale_incidents
+from storage.blobs import FileBlobStore
 from storage.db import create_engine, migrate, session_factory
-from storage.models import Role, User
+from storage.models import Role, User, utcnow
 
 log = logging.getLogger("proctor")
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings) -> web.Application:
         db=session_factory(engine),
         tokens=TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
         throttle=LoginThrottle(settings.login_attempts, settings.login_window_seconds),
+        blobs=FileBlobStore(settings.data_dir),
     )
     setup_routes(app, OPERATIONS)
     app.cleanup_ctx.append(database_context)
@@ -52,8 +55,15 @@ def create_app(settings: Settings) -> web.Application:
 async def database_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     services.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    services.settings.evidence_dir.mkdir(parents=True, exist_ok=True)
     await migrate(services.engine)
+    async with services.db() as db:
+        if stale := await end_stale_incidents(db, utcnow()):
+            log.warning(
+                "ended the open incidents of %d attempts left by a previous run that did not "
+                "shut down (%s)",
+                len(stale),
+                INTERRUPTED,
+            )
     settings = services.settings
     if settings.admin_username and settings.admin_password:
         await ensure_admin(services, settings.admin_username, settings.admin_password)
@@ -68,7 +78,7 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
         live = WorkerHub(services.settings, services.db)
         await live.start()
     else:
-        live = LiveHub(services.settings, services.db)
+        live = LiveHub(services.settings, services.db, services.blobs)
     services.live = live
     async with ConsoleFeed(services, live).running() as feed:
         services.console_feed = feed

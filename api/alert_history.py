@@ -10,6 +10,7 @@ from api.access import member_exam_ids
 from api.errors import not_found
 from api.operation import Call
 from api.schemas import AlertOut, AlertPage, AlertQuery, ReviewBody
+from live.session import evidence_key
 from storage.alert_store import refresh_risk_score
 from storage.models import Alert, ExamSession, Role, User, utcnow
 
@@ -107,11 +108,11 @@ async def review_alert(call: Call) -> AlertOut:
 async def alert_evidence(call: Call) -> web.StreamResponse:
     async with call.services.db() as db:
         alert = await load_alert(db, call.caller, call.path_int("alert_id"))
-    if not alert.evidence_file:
+    jpeg = None
+    if alert.evidence_file:
+        jpeg = await call.services.blobs.get(evidence_key(alert.evidence_file))
+    if jpeg is None:
         raise not_found("evidence for this alert")
-    path = call.services.settings.evidence_dir / alert.evidence_file
-    if not path.is_file():
-        raise not_found("evidence for this alert")
-    return web.FileResponse(
-        path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, no-store"}
+    return web.Response(
+        body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
     )

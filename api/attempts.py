@@ -164,7 +164,9 @@ async def _save_answers(
         a.question_id: a
         for a in (await db.execute(select(Answer).where(Answer.session_id == session.id))).scalars()
     }
-    for given in answers:
+    # One question twice in one save: the later answer is the one meant (one row each).
+    latest = {given.question_id: given for given in answers}
+    for given in latest.values():
         points = award(questions[given.question_id], given.answer)
         row = saved.get(given.question_id)
         if row is None:

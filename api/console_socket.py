@@ -22,7 +22,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from api.access import load_exam, user_from_token
 from api.console_feed import ConsoleFeed, ConsoleOut
 from api.console_view import active_session_ids, exam_snapshot
-from api.errors import ApiError, bad_request, forbidden, unauthorized
+from api.errors import ApiError, forbidden, unauthorized
+from api.operation import path_id
 from api.schemas import ConsoleClosed, ConsoleRequest, ErrorBody, FocusRequest, SessionUpdate
 from api.services import SERVICES, Services
 from live.bus import Subscription
@@ -43,11 +44,7 @@ CONSOLE_REQUEST: TypeAdapter[ConsoleRequest] = TypeAdapter(ConsoleRequest)
 
 async def live_socket(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
-    raw = request.match_info["exam_id"]
-    try:
-        exam_id = int(raw)
-    except ValueError:
-        raise bad_request("bad_path", f"exam_id must be an integer, got {raw!r}") from None
+    exam_id = path_id(request, "exam_id")
     token = request.query.get("token", "").strip()
     if not token:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")

@@ -14,8 +14,8 @@ from detectors.errors import EnrolmentError, ImageDecodeError
 from detectors.face_quality import FaceQuality
 from detectors.identity import Enrolment, check_reference, decode_image, enrol
 from live.protocol import Offer, OfferAnswer, SessionRef
+from storage.blobs import reference_key
 from storage.models import ExamSession, ReferenceFace, utcnow
-from storage.reference_crops import ReferenceCrops
 
 MAX_PHOTO_BYTES = 4 * 1024 * 1024
 PHOTO_TYPES = ("image/jpeg", "image/png")
@@ -69,8 +69,7 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
         raise unprocessable(error.code, error.message) from None
     user = call.caller
     descriptor = bytes(enrolment.descriptor.astype("float32").tobytes())
-    crops = ReferenceCrops(call.services.settings.reference_dir)
-    await loop.run_in_executor(None, crops.save, user.id, enrolment.crop_jpeg)
+    await call.services.blobs.put(reference_key(user.id), enrolment.crop_jpeg)
     async with call.services.db() as db:
         row = (
             await db.execute(select(ReferenceFace).where(ReferenceFace.user_id == user.id))

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from api.schemas import MAX_ID
+
 if TYPE_CHECKING:
     from api.operation import Operation
 
@@ -22,6 +24,7 @@ _ERROR_SCHEMA = {
         }
     },
 }
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _REASONS = {
     400: "Malformed request",
     401: "Missing, invalid or expired token",
@@ -60,7 +63,7 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
     for op in operations:
         entry: dict[str, Any] = {"summary": op.summary, "operationId": op.handler.__name__}
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            {"name": name, "in": "path", "required": True, "schema": _ID_SCHEMA}
             for name in _path_params(op.path)
         ]
         if op.query is not None:
@@ -89,12 +92,24 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
                     }
                 },
             }
+            if op.links:
+                responses[str(op.status)]["links"] = {
+                    f"{target}.{parameter}": {
+                        "operationId": target,
+                        "parameters": {parameter: expression},
+                    }
+                    for target, parameter, expression in op.links
+                }
         elif op.binary_response is not None:
             responses[str(op.status)] = {
                 "description": "OK",
                 "content": {op.binary_response: {"schema": {"type": "string", "format": "binary"}}},
             }
         errors = set(op.errors) | ({400, 422} if op.body or op.query else set())
+        if _path_params(op.path):
+            errors.add(400)  # an id that is not one
+        if op.body or op.content:
+            errors.add(413)  # larger than PROCTOR_MAX_BODY_BYTES
         if op.roles is not None:
             entry["security"] = [{"bearer": []}]
             errors |= {401, 403}

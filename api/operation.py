@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.access import authenticate
 from api.errors import ApiError, bad_request, forbidden, unprocessable
+from api.schemas import MAX_ID
 from api.services import SERVICES, Services
 from storage.models import User
 
@@ -33,11 +34,16 @@ class Call:
         return self.user
 
     def path_int(self, name: str) -> int:
-        raw = self.request.match_info[name]
-        try:
-            return int(raw)
-        except ValueError:
-            raise bad_request("bad_path", f"{name} must be an integer, got {raw!r}") from None
+        return path_id(self.request, name)
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The id in the path, or a 400 saying why it cannot name anything."""
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 1 <= int(raw) <= MAX_ID:
+        message = f"{name} must be an integer from 1 to {MAX_ID}, got {raw[:40]!r}"
+        raise bad_request("bad_path", message)
+    return int(raw)
 
 
 Handler = Callable[[Call], Awaitable[BaseModel | web.StreamResponse]]
@@ -60,6 +66,10 @@ class Operation:
     binary_response: str | None = None
     """Content type of a non-JSON response (e.g. an evidence JPEG)."""
     errors: tuple[int, ...] = ()
+    links: tuple[tuple[str, str, str], ...] = ()
+    """OpenAPI links from the success response: (the target's handler name, its path
+    parameter, the runtime expression giving it), e.g. ("get_exam", "exam_id",
+    "$response.body#/id"). Clients and fuzzers follow them from one call to the next."""
 
 
 def format_validation_error(error: ValidationError) -> tuple[str, list[dict[str, Any]]]:

@@ -53,6 +53,23 @@ from api.schemas import (
 )
 from live.protocol import LiveStats, OfferAnswer, UploadResult, WatchAnswer
 
+
+def _links(parameter: str, expression: str, *targets: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple((target, parameter, expression) for target in targets)
+
+
+EXAM_LINKS = _links(
+    "exam_id", "$response.body#/id", "get_exam", "enrol_candidates", "enrol_proctors",
+    "start_session", "overview",
+)  # fmt: skip
+SESSION_LINKS = _links(
+    "session_id", "$response.body#/session_id", "get_session", "save_answers",
+    "terminate_session", "offer", "thumbnail", "send_message", "watch",
+)  # fmt: skip
+ALERT_LINKS = _links(
+    "alert_id", "$response.body#/alerts/0/id", "get_alert", "review_alert", "alert_evidence"
+)
+
 ANYONE = ("candidate", "proctor", "admin")
 STAFF = ("proctor", "admin")
 CANDIDATE = ("candidate",)
@@ -70,7 +87,7 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/api/users", accounts.add_user, "Create a user of any role", ADMIN,
               body=CreateUserBody, response=UserOut, status=201, errors=(409, 422)),
     Operation("POST", "/api/exams", exams.create_exam, "Create an exam with questions", STAFF,
-              body=ExamIn, response=ExamOut, status=201, errors=(422,)),
+              body=ExamIn, response=ExamOut, status=201, errors=(422,), links=EXAM_LINKS),
     Operation("GET", "/api/exams", exams.list_exams, "Exams the caller may see", ANYONE,
               response=ExamList),
     Operation("GET", "/api/exams/{exam_id}", exams.get_exam, "One exam (answer keys for staff)",
@@ -83,7 +100,7 @@ OPERATIONS: list[Operation] = [
               errors=(404, 422)),
     Operation("POST", "/api/exams/{exam_id}/sessions", attempts.start_session,
               "Start an attempt (one active attempt per candidate and exam)", CANDIDATE,
-              response=SessionOut, status=201, errors=(404, 409)),
+              response=SessionOut, status=201, errors=(404, 409), links=SESSION_LINKS),
     Operation("GET", "/api/sessions", attempts.list_sessions, "Attempts the caller may see",
               ANYONE, query=SessionQuery, response=SessionList),
     Operation("GET", "/api/sessions/{session_id}", attempts.get_session, "One attempt", ANYONE,
@@ -96,7 +113,7 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/submit", attempts.submit, "Submit answers and close the attempt",
               CANDIDATE, body=SubmitBody, response=SubmitOut, errors=(404, 409, 422)),
     Operation("GET", "/alerts", alert_history.list_alerts, "Alert history, newest first",
-              ANYONE, query=AlertQuery, response=AlertPage),
+              ANYONE, query=AlertQuery, response=AlertPage, links=ALERT_LINKS),
     Operation("GET", "/api/alerts/{alert_id}", alert_history.get_alert, "One alert", ANYONE,
               response=AlertOut, errors=(404,)),
     Operation("PATCH", "/api/alerts/{alert_id}", alert_history.review_alert,
@@ -107,11 +124,11 @@ OPERATIONS: list[Operation] = [
               errors=(404,)),
     Operation("PUT", "/api/me/reference-photo", live.put_reference_photo,
               "Enrol the caller's reference face (422 says why a photo is refused)", CANDIDATE,
-              content=live.PHOTO_CONTENT, response=ReferencePhotoOut, errors=(413, 415, 422)),
+              content=live.PHOTO_CONTENT, response=ReferencePhotoOut, errors=(413, 415, 422, 503)),
     Operation("POST", "/api/me/reference-photo/check", live.check_reference_photo,
               "What enrolment would say of a photo, with the figures (nothing is stored)",
               CANDIDATE, content=live.PHOTO_CONTENT, response=ReferenceCheckOut,
-              errors=(413, 415, 422)),
+              errors=(413, 415, 422, 503)),
     Operation("GET", "/api/me/reference-photo", live.reference_photo_status,
               "Whether the caller has enrolled a reference face", CANDIDATE,
               response=ReferencePhotoOut, errors=(404,)),
@@ -120,24 +137,24 @@ OPERATIONS: list[Operation] = [
               body=OfferBody, response=OfferAnswer, errors=(404, 409, 503)),
     Operation("GET", stats.LIVE_STATS_PATH, stats.live_stats,
               "Counters of the live pipeline (benchmarks, health)", ADMIN,
-              response=LiveStats),
+              response=LiveStats, errors=(503,)),
     Operation("POST", "/upload-frame", upload.upload_frame,
               "Analyse one frame (for clients without WebRTC)", CANDIDATE,
               content=upload.UPLOAD_FORM, response=UploadResult,
-              errors=(404, 409, 413, 415, 422)),
+              errors=(400, 404, 409, 413, 415, 422, 503)),
     Operation("GET", "/api/exams/{exam_id}/overview", console_rest.overview,
               "The exam's active attempts as the console shows them (also sent first on the "
               "WebSocket /api/exams/{exam_id}/live)", STAFF, query=OverviewQuery,
-              response=ConsoleSnapshot, errors=(404, 422)),
+              response=ConsoleSnapshot, errors=(404, 422, 503)),
     Operation("GET", "/api/sessions/{session_id}/thumbnail", console_rest.thumbnail,
               "JPEG (320 px wide) of the latest analysed frame, shared by all viewers", STAFF,
-              binary_response="image/jpeg", errors=(404,)),
+              binary_response="image/jpeg", errors=(404, 503)),
     Operation("POST", "/api/sessions/{session_id}/message", console_rest.send_message,
               "Send a message to the candidate's page (data channel)", STAFF, body=MessageBody,
-              response=MessageOut, errors=(404, 409, 422)),
+              response=MessageOut, errors=(404, 409, 422, 503)),
     Operation("POST", "/api/sessions/{session_id}/watch", console_rest.watch,
               "WebRTC receive-only offer -> answer with the candidate's live video", STAFF,
-              body=OfferBody, response=WatchAnswer, errors=(400, 404, 409, 422)),
+              body=OfferBody, response=WatchAnswer, errors=(400, 404, 409, 422, 503)),
 ]  # fmt: skip
 
 

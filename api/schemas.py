@@ -12,6 +12,11 @@ from alerts.risk import RiskBand
 from core.kinds import AlertKind
 from live.messages import SessionEvent
 
+MAX_ID = 2**31 - 1
+"""Ids are `integer` columns (32-bit on PostgreSQL): anything larger names nothing, and
+SQLite refuses integers beyond 64 bits with an error, not an empty answer."""
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
 ]
@@ -112,7 +117,7 @@ class ExamList(BaseModel):
 
 
 class EnrolBody(StrictBody):
-    user_ids: Annotated[list[int], Field(max_length=1000)] = []
+    user_ids: Annotated[list[Id], Field(max_length=1000)] = []
     usernames: Annotated[list[Username], Field(max_length=1000)] = []
 
     @model_validator(mode="after")
@@ -147,12 +152,12 @@ class SessionList(BaseModel):
 
 
 class SessionQuery(QueryModel):
-    exam_id: int | None = None
+    exam_id: Id | None = None
     status: Literal["active", "submitted", "terminated", "expired"] | None = None
 
 
 class AnswerIn(StrictBody):
-    question_id: int
+    question_id: Id
     answer: Annotated[str, StringConstraints(max_length=20000)]
 
 
@@ -161,7 +166,7 @@ class AnswersBody(StrictBody):
 
 
 class SubmitBody(AnswersBody):
-    session_id: int
+    session_id: Id
 
 
 class SavedOut(BaseModel):
@@ -197,15 +202,15 @@ class AlertOut(BaseModel):
 
 
 class AlertQuery(QueryModel):
-    session_id: int | None = None
-    exam_id: int | None = None
+    session_id: Id | None = None
+    exam_id: Id | None = None
     kind: Annotated[str, StringConstraints(max_length=32)] | None = None
     severity: Literal["low", "medium", "high"] | None = None
     since: datetime | None = None
     until: datetime | None = None
     review_status: Literal["pending", "confirmed", "dismissed"] | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 50
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Annotated[int, Field(ge=0, le=MAX_ID)] = 0
 
 
 class AlertPage(BaseModel):

@@ -13,6 +13,7 @@ from auth.tokens import TokenIssuer
 from core.settings import Settings
 from live.pipeline import LivePipeline
 from live.protocol import LiveRefused, Refusal
+from storage.blobs import BlobStore
 
 if TYPE_CHECKING:
     from api.console_feed import ConsoleFeed
@@ -25,6 +26,8 @@ class Services:
     db: async_sessionmaker[AsyncSession]
     tokens: TokenIssuer
     throttle: LoginThrottle
+    blobs: BlobStore
+    """Evidence and other files, wherever every node reaches them (`storage.blobs`)."""
     live: LivePipeline | None = None
     """The live proctoring pipeline; None until it has started (see `pipeline`)."""
     console_feed: ConsoleFeed | None = None

@@ -71,6 +71,13 @@ class Settings:
     Measured on 2 cores with a live worker per core (BENCHMARKS.md): 50 held, each analysed
     ~2.5 times a second, nothing missed; 100 overload the machine. With `live_workers=0`
     one event loop runs late past ~40."""
+    max_analysis_load: float = 0.75
+    """New live candidates are refused while the analysers were busier than this share of
+    their capacity over the last 5 s, counting each candidate admitted too recently to be
+    measured as an average one (`live.admission`). The quarter left is for the candidates
+    already watched: movement costs more analyses than a still picture."""
+    analysis_delay_seconds: float = 0.0
+    """Test only: every analysis takes this much longer, as on a slower machine."""
     max_loop_lag_seconds: float = 0.25
     """New live candidates are refused while the event loop has run later than this within
     the last 5 s (ICE consent checks fail beyond 0.5 s and drop every peer)."""
@@ -81,15 +88,6 @@ class Settings:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'proctor.db').resolve()}"
 
-    @property
-    def evidence_dir(self) -> Path:
-        return self.data_dir / "evidence"
-
-    @property
-    def reference_dir(self) -> Path:
-        """Enrolled face crops (`storage.reference_crops`), shown beside face_mismatch
-        evidence."""
-        return self.data_dir / "reference"
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -204,6 +202,12 @@ def load_settings(
         values["live_workers"] = _int("PROCTOR_LIVE_WORKERS", workers, minimum=0, maximum=64)
     if cap := env.get("PROCTOR_MAX_LIVE_SESSIONS"):
         values["max_live_sessions"] = _int("PROCTOR_MAX_LIVE_SESSIONS", cap, minimum=0)
+    if load := env.get("PROCTOR_MAX_ANALYSIS_LOAD"):
+        values["max_analysis_load"] = _float("PROCTOR_MAX_ANALYSIS_LOAD", load, minimum=0.05)
+    if delay := env.get("PROCTOR_ANALYSIS_DELAY_SECONDS"):
+        values["analysis_delay_seconds"] = _float(
+            "PROCTOR_ANALYSIS_DELAY_SECONDS", delay, minimum=0.0
+        )
     if lag := env.get("PROCTOR_MAX_LOOP_LAG_SECONDS"):
         values["max_loop_lag_seconds"] = _float("PROCTOR_MAX_LOOP_LAG_SECONDS", lag, minimum=0.05)
     if servers := env.get("PROCTOR_ICE_SERVERS"):

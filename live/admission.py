@@ -1,12 +1,22 @@
-"""Taking a new live candidate only while the server can still watch the ones it has.
+"""Taking a new live candidate only while the server keeps up with the ones it has.
 
 An overloaded server does not slow down gracefully. Once its event loop runs more than
 ~0.5 s late, aioice's consent checks fail, and about 30 s later every peer is dropped at
-once; alert writes time out too (BENCHMARKS.md). So a candidate who is not live yet is
-refused, with 503 and Retry-After (the page waits and retries), when the server already
-holds `max_sessions` live sessions, or when the loop was late by more than `max_lag` at
-any point in the last `window` seconds. A candidate already live who reconnects is always
-taken back: refusing them would drop someone we were already watching.
+once; alert writes time out too. And when the analysers fall behind, every candidate is
+analysed less often until the rules, which need a look a second, go blind for everyone
+(on a machine 2.6x slower than the one the fixed cap was tuned on, 50 candidates ended
+with 6 connected and 97 of 213 alerts missed). Machines differ, so the server measures its
+own: a candidate who is not live yet is refused, with 503 and Retry-After (the page waits
+and retries), while
+
+- the analysers were busier than `max_load` of their capacity over the last seconds,
+  counting each candidate admitted too recently to be measured as an average one
+  (`AnalysisLoad`), so a burst at the exam's start does not all land at once;
+- the event loop was late by more than `max_lag` at any point in the last `window` s;
+- or the server already holds `max_sessions` (an upper bound; 0 for none).
+
+A candidate already live who reconnects is always taken back: refusing them would drop
+someone we were already watching.
 """
 
 from __future__ import annotations
@@ -15,10 +25,11 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 from core.tasks import cancel_and_wait, spawn
 
-__all__ = ["Admission", "LoopLag"]
+__all__ = ["Admission", "AnalysisLoad", "LoopLag"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +68,84 @@ class LoopLag:
         return max((lag for at, lag in self._samples if now - at <= self.window), default=0.0)
 
 
+FIRST_GUESS_PER_CANDIDATE = 0.04
+"""A candidate's share of the analysers before any was measured: on 2 cores of the slower
+machine 50 candidates filled two analysis processes, 2 % of capacity each; guessing twice
+that paces an exam-start burst at ~18 newcomers per measuring window until the measure
+takes over."""
+
+
+class AnalysisLoad:
+    """How busy the analysers are: the share of their capacity (`capacity` analyses at once)
+    spent analysing over the last `window` seconds, from a `busy()` clock of seconds spent
+    (`live.analysis.BusyTime`) read every `interval`."""
+
+    def __init__(
+        self,
+        busy: Callable[[], float],
+        capacity: int,
+        *,
+        window: float = 5.0,
+        interval: float = 0.5,
+    ) -> None:
+        self._busy = busy
+        self.capacity = max(1, capacity)
+        self.window = window
+        self.interval = interval
+        self._samples: deque[tuple[float, float]] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = spawn(self._run(), name="analysis-load", logger=logger)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait(self._task)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            self._samples.append((now, self._busy()))
+            while self._samples and now - self._samples[0][0] > self.window:
+                self._samples.popleft()
+            await asyncio.sleep(self.interval)
+
+    def share(self) -> float:
+        """0..1 (more when analyses overran their window): the busy share of capacity
+        over the window; 0 before two samples."""
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
+        return (b1 - b0) / ((t1 - t0) * self.capacity) if t1 > t0 else 0.0
+
+
 class Admission:
     """Says why a new live session would be refused, or None to take it."""
 
-    def __init__(self, lag: LoopLag, *, max_sessions: int = 0, max_lag: float = 0.25) -> None:
+    def __init__(
+        self,
+        lag: LoopLag,
+        *,
+        max_sessions: int = 0,
+        max_lag: float = 0.25,
+        load: AnalysisLoad | None = None,
+        max_load: float = 0.75,
+    ) -> None:
         """`max_sessions`: 0 for no fixed limit. `max_lag`: seconds; half of the 0.5 s
-        after which ICE consent checks start to fail."""
+        after which ICE consent checks start to fail. `load` and `max_load`: the analysers'
+        busy share above which newcomers wait (None: not measured here, e.g. the front of
+        worker processes, whose workers measure their own)."""
         self.lag = lag
         self.max_sessions = max_sessions
         self.max_lag = max_lag
+        self.load = load
+        self.max_load = max_load
         self.refused = 0
         """Offers refused so far (for the stats endpoint and benchmarks)."""
+        self._admitted: deque[float] = deque()
+        self._per_candidate = FIRST_GUESS_PER_CANDIDATE
 
     def refusal(self, live_sessions: int) -> str | None:
         reason = None
@@ -75,6 +153,26 @@ class Admission:
             reason = f"the server already watches its maximum of {self.max_sessions} candidates"
         elif (late := self.lag.worst()) > self.max_lag:
             reason = f"the server is overloaded (running {late:.2f} s late)"
+        elif (load := self.projected_load(live_sessions)) > self.max_load:
+            reason = f"the analysers are {load:.0%} busy with the candidates already watched"
         if reason is not None:
             self.refused += 1
         return reason
+
+    def admitted(self) -> None:
+        """A new live session was opened (it counts as an average one until measured)."""
+        self._admitted.append(time.monotonic())
+
+    def projected_load(self, live_sessions: int) -> float:
+        """The measured busy share, plus an average candidate's share for each one admitted
+        within the measuring window (what the measure does not show yet)."""
+        if self.load is None:
+            return 0.0
+        now = time.monotonic()
+        while self._admitted and now - self._admitted[0] > self.load.window:
+            self._admitted.popleft()
+        share = self.load.share()
+        measured = max(0, live_sessions - len(self._admitted))
+        if measured and share:
+            self._per_candidate = share / measured
+        return share + self._per_candidate * len(self._admitted)

@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
@@ -55,12 +56,17 @@ def _analyze(
     settings: AnalyzerSettings,
     bgr: np.ndarray,
     ts: float,
-) -> FrameAnalysis:
-    """Runs in the child."""
+    delay: float,
+) -> tuple[FrameAnalysis, float]:
+    """Runs in the child: the analysis and the seconds it kept the child busy."""
+    started = time.perf_counter()
     analyzer = _ANALYZERS.get(session_id)
     if analyzer is None:
         analyzer = _ANALYZERS[session_id] = FrameAnalyzer(reference, settings)
-    return analyzer.analyze(bgr, ts)
+    analysis = analyzer.analyze(bgr, ts)
+    if delay:
+        time.sleep(delay)
+    return analysis, time.perf_counter() - started
 
 
 def _forget(session_id: int) -> None:
@@ -77,7 +83,28 @@ class Analyzer(Protocol):
     def close(self) -> None: ...
 
 
+class BusyTime:
+    """Seconds the analysers have spent analysing, summed; read it twice to get how busy
+    they were in between (`live.admission.AnalysisLoad`)."""
+
+    def __init__(self) -> None:
+        self._seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self._seconds += seconds
+
+    @property
+    def seconds(self) -> float:
+        return self._seconds
+
+
 class AnalysisPlacement(Protocol):
+    busy: BusyTime
+    capacity: int
+    """Analyses that can run at once (processes, or threads)."""
+
     def analyzer(
         self, session_id: int, reference: np.ndarray | None, settings: AnalyzerSettings
     ) -> Analyzer: ...
@@ -93,28 +120,44 @@ def limit_blas_threads() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def analysis_placement(processes: int) -> AnalysisPlacement:
+def analysis_placement(processes: int, threads: int, delay: float = 0.0) -> AnalysisPlacement:
     """Child processes when `processes` > 0 (the default, `PROCTOR_ANALYSIS_PROCESSES`), else
-    the worker threads of the caller."""
+    the caller's `threads` worker threads. `delay`: test only, every analysis takes that
+    much longer (a slower machine, `PROCTOR_ANALYSIS_DELAY_SECONDS`)."""
     limit_blas_threads()
-    return InProcesses(processes) if processes else InThreads()
+    return InProcesses(processes, delay) if processes else InThreads(threads, delay)
 
 
 class InThreads:
     """Each session's `FrameAnalyzer` runs in whichever worker thread calls it."""
 
+    def __init__(self, threads: int, delay: float = 0.0) -> None:
+        self.capacity = threads
+        self.busy = BusyTime()
+        self._delay = delay
+
     def analyzer(
         self, session_id: int, reference: np.ndarray | None, settings: AnalyzerSettings
     ) -> Analyzer:
-        return _LocalAnalyzer(FrameAnalyzer(reference, settings))
+        return _LocalAnalyzer(FrameAnalyzer(reference, settings), self.busy, self._delay)
 
     def close(self) -> None:
         pass  # the models belong to the threads
 
 
 class _LocalAnalyzer:
-    def __init__(self, analyzer: FrameAnalyzer) -> None:
-        self.analyze = analyzer.analyze
+    def __init__(self, analyzer: FrameAnalyzer, busy: BusyTime, delay: float) -> None:
+        self._analyzer = analyzer
+        self._busy = busy
+        self._delay = delay
+
+    def analyze(self, image: np.ndarray, ts: float) -> FrameAnalysis:
+        started = time.perf_counter()
+        analysis = self._analyzer.analyze(image, ts)
+        if self._delay:
+            time.sleep(self._delay)
+        self._busy.add(time.perf_counter() - started)
+        return analysis
 
     def close(self) -> None:
         pass  # nothing outlives the session's FrameAnalyzer
@@ -123,9 +166,12 @@ class _LocalAnalyzer:
 class InProcesses:
     """`processes` children, started on first use (spawned: the server has threads)."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, delay: float = 0.0) -> None:
         if processes < 1:
             raise ValueError("InProcesses needs at least one process")
+        self.capacity = processes
+        self.busy = BusyTime()
+        self.delay = delay
         self._children: list[ProcessPoolExecutor | None] = [None] * processes
         self._lock = threading.Lock()
 
@@ -176,13 +222,15 @@ class RemoteAnalyzer:
 
     def analyze(self, bgr: np.ndarray, ts: float) -> FrameAnalysis:
         child = self._pool.child(self.session_id)
-        args = (self.session_id, self._reference, self._settings, bgr, ts)
+        args = (self.session_id, self._reference, self._settings, bgr, ts, self._pool.delay)
         try:
-            return child.submit(_analyze, *args).result()
+            analysis, busy = child.submit(_analyze, *args).result()
         except BrokenProcessPool:
             logger.error("session %s: the analysis process died; starting a new one", args[0])
             self._pool.replace_broken(child)
-            return self._pool.child(self.session_id).submit(_analyze, *args).result()
+            analysis, busy = self._pool.child(self.session_id).submit(_analyze, *args).result()
+        self._pool.busy.add(busy)
+        return analysis
 
     def close(self) -> None:
         """Drop the session's analyser in its child (best effort, does not wait)."""

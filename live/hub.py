@@ -22,7 +22,7 @@ from core.settings import Settings
 from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
 from detectors.pipeline import AnalyzerSettings
-from live.admission import Admission, LoopLag
+from live.admission import Admission, AnalysisLoad, LoopLag
 from live.analysis import analysis_placement
 from live.bus import ConsoleBus
 from live.messages import AlertMessage, FaceBoxOut, SessionChanged
@@ -59,8 +59,8 @@ from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
+from storage.blobs import BlobStore, reference_key
 from storage.models import Exam, ReferenceFace
-from storage.reference_crops import ReferenceCrops
 from storage.writer import AlertWriter
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,9 @@ R = TypeVar("R", bound=BaseModel)
 
 
 class LiveHub:
-    def __init__(self, settings: Settings, db: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, settings: Settings, db: async_sessionmaker[AsyncSession], blobs: BlobStore
+    ) -> None:
         self._db = db
         self.bus = ConsoleBus()
         self.peers: PeerRegistry[CandidatePeer] = PeerRegistry()
@@ -82,7 +84,11 @@ class LiveHub:
         dispatcher = AlertDispatcher(
             [StoreSink(self._writer), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
         )
-        self.analysis = analysis_placement(settings.analysis_processes)
+        self.analysis = analysis_placement(
+            settings.analysis_processes,
+            settings.detector_threads,
+            settings.analysis_delay_seconds,
+        )
         self._context = LiveContext(
             executor=self.executor,
             dispatcher=dispatcher,
@@ -90,21 +96,25 @@ class LiveHub:
             peers=self.peers,
             ice=IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts),
             profile=CaptureProfile.for_size(*settings.capture_size),
-            evidence_dir=settings.evidence_dir,
+            blobs=blobs,
             analysis_fps=settings.analysis_fps,
             still_analysis_fps=settings.still_analysis_fps,
             stream_lost_grace=settings.stream_lost_grace_seconds,
             analyzer=AnalyzerSettings(identity_interval=settings.identity_interval_seconds),
             analysis=self.analysis,
         )
-        self._crops = ReferenceCrops(settings.reference_dir)
         self._closing: set[asyncio.Task[None]] = set()
         self.loop_lag = LoopLag()
         self.loop_lag.start()
+        busy = self.analysis.busy
+        self.analysis_load = AnalysisLoad(lambda: busy.seconds, self.analysis.capacity)
+        self.analysis_load.start()
         self.admission = Admission(
             self.loop_lag,
             max_sessions=settings.max_live_sessions,
             max_lag=settings.max_loop_lag_seconds,
+            load=self.analysis_load,
+            max_load=settings.max_analysis_load,
         )
 
     def _peer_of(self, session_id: int) -> CandidatePeer | None:
@@ -160,7 +170,7 @@ class LiveHub:
                 exam_id=ref.exam_id,
                 rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
-                reference_crop=self._crops.load(ref.candidate_id),
+                reference_crop=await self._context.blobs.get(reference_key(ref.candidate_id)),
             )
             self._sessions[ref.session_id] = live
             started = SessionChanged(session_id=ref.session_id, event="started")
@@ -175,6 +185,8 @@ class LiveHub:
             logger.warning("session %s: stream refused: %s", session_id, reason)
             raise LiveRefused(Refusal.SERVER_BUSY, reason)
         live = await self._open(request.session)
+        if new:
+            self.admission.admitted()
         try:
             return await live.accept_offer(request.sdp, request.type)
         except InvalidOffer as error:
@@ -262,6 +274,7 @@ class LiveHub:
             peers=len(self.peers),
             executor_queue=None if queue is None else queue.qsize(),
             loop_lag_s=self.loop_lag.worst(),
+            analysis_load=self.analysis_load.share(),
             offers_refused=self.admission.refused,
             sessions=sessions,
         )
@@ -285,6 +298,7 @@ class LiveHub:
         await self.peers.close_all()
         await self._writer.close()
         await self.loop_lag.stop()
+        await self.analysis_load.stop()
         self.bus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.analysis.close()

@@ -189,6 +189,9 @@ class LiveStats(_Model):
     """Detector jobs waiting for a worker thread (None if the executor does not say)."""
     loop_lag_s: float
     """The worst event-loop lateness over the last 5 s (`live.admission.LoopLag`)."""
+    analysis_load: float
+    """The analysers' busy share of their capacity over the last 5 s (the busiest worker's
+    with several; `live.admission.AnalysisLoad`)."""
     offers_refused: int
     """New live candidates refused so far because the server was at its limit."""
     sessions: list[LiveSessionStats]

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -39,8 +38,27 @@ from media.video import VideoSampler
 from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
+from storage.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
+
+
+def evidence_key(name: str) -> str:
+    """The blob key of an alert's `evidence_file`."""
+    return f"evidence/{name}"
+
+
+def _evidence_jpeg(frame: np.ndarray, reference: bytes | None, caption: str) -> bytes:
+    """The frame as JPEG; beside the enrolled face crop `reference`, captioned, when given."""
+    picture = to_bgr(frame)
+    if reference is not None:
+        picture = beside_reference(picture, reference, caption)
+    quality = [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
+    ok, data = cv2.imencode(".jpg", picture, quality)
+    if not ok:
+        raise RuntimeError("JPEG encoding of the evidence failed")
+    return bytes(data.tobytes())
+
 
 TICK_SECONDS = 1.0
 """How often open incidents are re-checked when no observation arrives."""
@@ -57,7 +75,8 @@ class LiveContext:
     peers: PeerRegistry[CandidatePeer]
     ice: IceSettings
     profile: CaptureProfile
-    evidence_dir: Path
+    blobs: BlobStore
+    """Where evidence goes (`storage.blobs`)."""
     analysis_fps: float
     still_analysis_fps: float
     stream_lost_grace: float
@@ -274,33 +293,23 @@ class LiveSession:
         return delivered
 
     async def _save_evidence(self, event: AlertEvent) -> str | None:
+        """The analysed frame as a JPEG in the blob store; its name, relative to
+        "evidence/" (`evidence_key`), or None when there is no frame or it failed."""
         frame = self._last_frame
         if frame is None:
             return None
-        relative = f"{self.session_id}/{event.incident_id}.jpg"
-        path = self._context.evidence_dir / relative
-
+        name = f"{self.session_id}/{event.incident_id}.jpg"
         crop = self._reference_crop if event.kind is AlertKind.FACE_MISMATCH else None
-
-        def write() -> bool:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            picture = to_bgr(frame)
-            if crop is not None:
-                picture = beside_reference(picture, crop, event.message)
-            ok, data = cv2.imencode(
-                ".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
-            )
-            if ok:
-                path.write_bytes(data.tobytes())
-            return bool(ok)
-
         loop = asyncio.get_running_loop()
         try:
-            saved = await loop.run_in_executor(self._context.executor, write)
-        except OSError:
-            self._log.exception("could not write evidence %s", path)
+            jpeg = await loop.run_in_executor(
+                self._context.executor, _evidence_jpeg, frame, crop, event.message
+            )
+            await self._context.blobs.put(evidence_key(name), jpeg)
+        except (OSError, RuntimeError):
+            self._log.exception("could not keep the evidence of %s", event.incident_id)
             return None
-        return relative if saved else None
+        return name
 
     # --- end --------------------------------------------------------------------------
 
@@ -316,4 +325,3 @@ class LiveSession:
         await self.broadcast.close()
         await self._context.peers.close(str(self.session_id))
         self._peer = None
-

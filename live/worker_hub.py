@@ -232,6 +232,7 @@ class WorkerHub:
             peers=sum(p.peers for p in parts),
             executor_queue=sum(queues) if queues else None,
             loop_lag_s=max([self.loop_lag.worst(), *(p.loop_lag_s for p in parts)]),
+            analysis_load=max(p.analysis_load for p in parts),
             offers_refused=self.admission.refused + sum(p.offers_refused for p in parts),
             sessions=[s for p in parts for s in p.sessions],
         )

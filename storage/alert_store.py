@@ -102,3 +102,11 @@ async def end_interrupted(
         await refresh_risk_score(db, session_id)
     await db.commit()
     return touched
+
+
+async def end_stale_incidents(db: AsyncSession, at: datetime) -> dict[int, int]:
+    """At start-up of a server that holds every live session itself: any incident still
+    open was left by a run that died without ending it (kill -9, power loss). End them as
+    interrupted (`end_interrupted`)."""
+    stale = await db.execute(select(Alert.session_id).where(Alert.state != "ended").distinct())
+    return await end_interrupted(db, list(stale.scalars()), at)

@@ -33,6 +33,7 @@ def settings(tmp_path: Path) -> Settings:
         # The test clients encode their video in the server's own event loop, which makes it
         # late now and then; admission by loop lag is tested on its own (test_live_admission).
         max_loop_lag_seconds=10.0,
+        max_analysis_load=5.0,  # admission by load too: tests/test_live_admission.py
     )
 
 

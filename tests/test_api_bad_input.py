@@ -192,3 +192,17 @@ async def test_upload_frame_validates_its_form(api: Api) -> None:
     form.add_field("session_id", str(sid))
     status, body = await api.call("POST", "/upload-frame", token, data=form)
     assert_json_error(status, body, {413})
+
+
+async def test_a_malformed_part_header_is_a_400(api: Api) -> None:
+    # Found by fuzzing: aiohttp's InvalidHeader from the multipart reader was a 500.
+    world = await _world(api)
+    token = world["tokens"]["candidate"]
+    body = (
+        b"--b\r\nContent-Disposition: form-data; name=\"session_id\"\r\n"
+        b"Bad Header Line\x00\r\n\r\n1\r\n--b--\r\n"
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    status, answer = await api.call("POST", "/upload-frame", token, data=body, headers=headers)
+    assert_json_error(status, answer, {400})
+    assert answer["error"]["code"] == "malformed_form"

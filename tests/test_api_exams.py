@@ -263,3 +263,36 @@ async def test_proctor_reviews_alerts_and_filters_history(api: Api) -> None:
     assert (await api.call("POST", "/submit", candidate, json={"session_id": sid, "answers": []}))[
         0
     ] == 409
+
+
+async def test_one_question_twice_in_one_save_keeps_the_later_answer(api: Api) -> None:
+    # Found by fuzzing: the second row for the question broke the unique index (a 500).
+    _, candidate, exam = await _exam_with_candidate(api)
+    session = await api.ok("POST", f"/api/exams/{exam['id']}/sessions", candidate)
+    sid = session["session_id"]
+    q0 = exam["questions"][0]["id"]
+    answers = [{"question_id": q0, "answer": "3"}, {"question_id": q0, "answer": "4"}]
+    await api.ok("PUT", f"/api/sessions/{sid}/answers", candidate, json={"answers": answers})
+    result = await api.ok("POST", "/submit", candidate, json={"session_id": sid, "answers": []})
+    assert result["score"] == 2.0  # the later "4"
+
+
+async def test_ids_beyond_any_row_are_a_400_not_a_database_error(api: Api) -> None:
+    # Found by fuzzing: ids past 64 bits reached SQLite (OverflowError, a 500).
+    admin = await api.admin()
+    huge = "461079268772877388742656"
+    for method, path in [
+        ("GET", f"/api/exams/{huge}"),
+        ("GET", f"/api/alerts/{huge}"),
+        ("PATCH", f"/api/alerts/{huge}"),
+        ("POST", f"/api/sessions/{huge}/terminate"),
+        ("GET", "/api/sessions/-5"),
+        ("GET", f"/api/sessions/{2**31}"),
+    ]:
+        status, body = await api.call(method, path, admin, json={"review_status": "pending"})
+        assert status == 400 and body["error"]["code"] == "bad_path", (path, body)
+    for query in (f"offset={huge}", f"exam_id={huge}", "session_id=0"):
+        status, body = await api.call("GET", f"/alerts?{query}", admin)
+        assert status == 422 and body["error"]["code"] == "invalid_query", (query, body)
+    status, body = await api.call("GET", f"/api/sessions?exam_id={huge}", admin)
+    assert status == 422

@@ -9,12 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from core.settings import Settings
-from live.admission import Admission, LoopLag
+from live.admission import FIRST_GUESS_PER_CANDIDATE, Admission, AnalysisLoad, LoopLag
 from tests.clips import CandidateClient, Clip, ClipVideoTrack
 from tests.conftest import Api
+from tests.server_process import ADMIN, ServerProcess
 
 pytestmark = pytest.mark.webrtc
 
@@ -100,3 +102,114 @@ async def test_a_late_event_loop_refuses_until_it_has_caught_up() -> None:
         assert admission.refused == 1
     finally:
         await lag.stop()
+
+
+EMPTY_ROOM = ((0, 120, "empty"),)
+SLOW_ANALYSIS_SECONDS = 0.4
+"""Each analysis keeps the one analysis process busy this much longer, as on a slow
+machine: a still candidate (one analysis a second) then costs ~42 % of the capacity."""
+
+
+def test_a_slow_server_refuses_newcomers_and_keeps_its_candidates_analysed(
+    tmp_path: Path,
+) -> None:
+    with ServerProcess(
+        tmp_path / "data",
+        PROCTOR_LIVE_WORKERS="0",
+        PROCTOR_ANALYSIS_PROCESSES="1",
+        PROCTOR_ANALYSIS_DELAY_SECONDS=str(SLOW_ANALYSIS_SECONDS),
+    ) as server:
+        asyncio.run(_admit_until_refused(server.base))
+
+
+async def _admit_until_refused(base: str) -> None:
+    async with aiohttp.ClientSession(base) as http:
+        rest = Rest(http)
+        admin = await rest.login(*ADMIN)
+        proctor = await rest.user(admin, "pat", "proctor")
+        exam = await rest.call("POST", "/api/exams", proctor, {
+            "title": "Slow", "duration_minutes": 30,
+        })  # fmt: skip
+        statuses: list[int] = []
+        clients: list[CandidateClient] = []
+        try:
+            for name in ("ann", "ben", "cal", "dee"):
+                token = await rest.user(admin, name, "candidate")
+                await rest.call("POST", f"/api/exams/{exam['id']}/candidates", proctor, {
+                    "usernames": [name],
+                })  # fmt: skip
+                session = await rest.call("POST", f"/api/exams/{exam['id']}/sessions", token)
+                client = CandidateClient(ClipVideoTrack(Clip(EMPTY_ROOM, fps=10), loop=True))
+                clients.append(client)
+                async with http.post(
+                    f"/api/sessions/{session['session_id']}/offer",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={"sdp": await client.offer(), "type": "offer"},
+                ) as response:
+                    body = await response.json()
+                    statuses.append(response.status)
+                if response.status == 200:
+                    await client.accept_answer(body["sdp"])
+                    await asyncio.sleep(6.0)  # measured over the 5 s window before the next
+                else:
+                    assert body["error"]["code"] == "server_busy", body
+                    assert "analysers are" in body["error"]["message"]
+            # Two still candidates fill 84 % of the one slow process: the rest wait.
+            assert statuses == [200, 200, 503, 503]
+            first = await rest.call("GET", "/api/stats/live", admin)
+            await asyncio.sleep(5.0)
+            last = await rest.call("GET", "/api/stats/live", admin)
+            assert 0.6 < last["analysis_load"] < 1.0, last["analysis_load"]
+            before = {s["session_id"]: s for s in first["sessions"]}
+            elapsed = last["now"] - first["now"]
+            for after in last["sessions"]:
+                old = before[after["session_id"]]
+                looks = after["frames_analysed"] - old["frames_analysed"]
+                # The rules need a look a second: those admitted keep it.
+                assert looks / elapsed >= 0.8, (after, elapsed)
+        finally:
+            for client in clients:
+                await client.close()
+
+
+class Rest:
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http = http
+
+    async def call(self, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, path, json=body, headers=headers) as response:
+            answer = await response.json()
+            assert response.status < 300, (path, answer)
+            return answer
+
+    async def login(self, username: str, password: str) -> str:
+        body = {"username": username, "password": password}
+        return str((await self.call("POST", "/login", body=body))["access_token"])
+
+    async def user(self, admin: str, username: str, role: str) -> str:
+        password = f"{username}-password-1"
+        body = {"username": username, "password": password, "role": role}
+        await self.call("POST", "/api/users", admin, body)
+        return await self.login(username, password)
+
+
+async def test_a_burst_is_paced_until_the_newcomers_are_measured() -> None:
+    busy = 0.0
+    load = AnalysisLoad(lambda: busy, capacity=2, interval=0.05)
+    admission = Admission(LoopLag(), load=load, max_load=0.75)
+    load.start()
+    try:
+        admitted = 0
+        while admission.refusal(live_sessions=admitted) is None:  # the exam starts
+            admission.admitted()
+            admitted += 1
+        # Nothing measured yet: each newcomer counts as the first guess.
+        assert admitted == int(0.75 / FIRST_GUESS_PER_CANDIDATE) + 1
+        busy_per_second = 0.3  # then the measure shows them cheaper than guessed
+        for _ in range(6):
+            busy += busy_per_second * 0.05
+            await asyncio.sleep(0.05)
+        assert 0.1 < load.share() < 0.2
+    finally:
+        await load.stop()

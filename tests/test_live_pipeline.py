@@ -181,7 +181,7 @@ async def test_reference_photo_is_refused_with_the_reason(api: Api, settings: Se
         assert status == 422 and body["error"]["code"] == code, body
     assert (await api.call("GET", "/api/me/reference-photo", token))[0] == 404
     me = await api.ok("GET", "/api/me", token)
-    crop = settings.reference_dir / f"{me['id']}.jpg"
+    crop = settings.data_dir / "reference" / f"{me['id']}.jpg"
     assert not crop.exists()
 
     status, body = await put((DATA / "obama.jpg").read_bytes())
@@ -212,7 +212,8 @@ async def test_a_photo_is_checked_without_being_enrolled(api: Api, settings: Set
     assert body["usable"] is True and body["code"] is None and abs(body["yaw"]) < 10
     # Nothing was enrolled.
     assert (await api.call("GET", "/api/me/reference-photo", token))[0] == 404
-    assert not settings.reference_dir.exists() or not any(settings.reference_dir.iterdir())
+    crops = settings.data_dir / "reference"
+    assert not crops.exists() or not any(crops.iterdir())
     status, body = await api.call("POST", path, token, data=b"garbage", headers=headers)
     assert status == 422 and body["error"]["code"] == "not_an_image"
 

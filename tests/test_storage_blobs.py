@@ -1,0 +1,39 @@
+"""The blob store behind evidence (and recordings): owner-only files, whole or nothing,
+keys that cannot leave the store."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from storage.blobs import FileBlobStore, check_key
+
+
+async def test_blobs_are_kept_owner_only_and_read_back(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    await store.put("evidence/12/a.jpg", b"\xff\xd8one")
+    await store.put("evidence/12/a.jpg", b"\xff\xd8two")  # replaced, never half written
+    assert await store.get("evidence/12/a.jpg") == b"\xff\xd8two"
+    assert await store.get("evidence/12/missing.jpg") is None
+    path = tmp_path / "evidence" / "12" / "a.jpg"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not list(path.parent.glob("*.partial"))
+
+
+async def test_deleting_a_prefix_removes_everything_under_it_only(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path)
+    for key in ("evidence/12/a.jpg", "evidence/12/b.jpg", "evidence/13/a.jpg"):
+        await store.put(key, b"x")
+    assert await store.delete_prefix("evidence/12") == 2
+    assert await store.get("evidence/12/a.jpg") is None
+    assert await store.get("evidence/13/a.jpg") == b"x"
+    assert await store.delete_prefix("evidence/99") == 0
+
+
+@pytest.mark.parametrize("key", ["", "/etc/passwd", "../secret_key", "evidence/../../x", "a//b"])
+def test_keys_cannot_leave_the_store(key: str) -> None:
+    with pytest.raises(ValueError, match="not a blob key"):
+        check_key(key)
