@@ -64,7 +64,6 @@ async def send_message(call: Call) -> MessageOut:
     )
     if not (await pipeline.ask(SendToPage(message=message))).delivered:
         raise conflict("not_connected", "the candidate is not connected: the message was not sent")
-    pipeline.bus.publish(session.exam_id, message)
     return MessageOut(session_id=session.id, delivered=True, at=message.at)
 
 

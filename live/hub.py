@@ -61,6 +61,7 @@ from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
 from storage.blobs import BlobStore, reference_key
 from storage.models import Exam, ReferenceFace
+from storage.ownership import Fenced, claim
 from storage.writer import AlertWriter
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,10 @@ class LiveHub:
         self._opening = asyncio.Lock()
         self._writer = AlertWriter(settings.resolved_database_url, db)
         dispatcher = AlertDispatcher(
-            [StoreSink(self._writer), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
+            [StoreSink(self._writer), ChannelSink(self._peer_of), ConsoleSink(self.bus)],
+            final_errors=(Fenced,),
         )
+        self._node = settings.resolved_node_id
         self.analysis = analysis_placement(
             settings.analysis_processes,
             settings.detector_threads,
@@ -164,6 +167,7 @@ class LiveHub:
                         )
                     )
                 ).scalar_one_or_none()
+                fence = await claim(db, ref.session_id, self._node)
             live = LiveSession(
                 self._context,
                 session_id=ref.session_id,
@@ -171,6 +175,7 @@ class LiveHub:
                 rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
                 reference_crop=await self._context.blobs.get(reference_key(ref.candidate_id)),
+                fence=fence,
             )
             self._sessions[ref.session_id] = live
             started = SessionChanged(session_id=ref.session_id, event="started")
@@ -216,8 +221,12 @@ class LiveHub:
         )
 
     def _send_to_page(self, request: SendToPage) -> bool:
+        """Sent to the page and, once delivered, echoed to the exam's consoles."""
         live = self._sessions.get(request.message.session_id)
-        return live is not None and live.send_to_page(request.message)
+        if live is None or not live.send_to_page(request.message):
+            return False
+        self.bus.publish(live.exam_id, request.message)
+        return True
 
     async def _watch(self, request: Watch) -> WatchAnswer:
         live = self._sessions.get(request.session_id)

@@ -95,9 +95,12 @@ class LiveSession:
         rules: RuleBook,
         reference: np.ndarray | None,
         reference_crop: bytes | None = None,
+        fence: int | None = None,
     ) -> None:
-        """`reference_crop`: the enrolled face as JPEG, shown beside face_mismatch evidence."""
+        """`reference_crop`: the enrolled face as JPEG, shown beside face_mismatch evidence.
+        `fence`: this node's hold on the attempt, carried by every alert it stores."""
         self.session_id = session_id
+        self.fence = fence
         self.exam_id = exam_id
         self._context = context
         self._engine = RuleEngine(rules)
@@ -286,7 +289,9 @@ class LiveSession:
                 evidence = None
                 if event.state == IncidentState.STARTED:
                     evidence = await self._save_evidence(event)
-                alert = DeliveredAlert(event, self.session_id, self.exam_id, evidence_path=evidence)
+                alert = DeliveredAlert(
+                    event, self.session_id, self.exam_id, evidence_path=evidence, fence=self.fence
+                )
                 # AlertNotStored is logged loudly by the dispatcher; nobody was told about it.
                 with contextlib.suppress(AlertNotStored):
                     delivered.append(await self._context.dispatcher.dispatch(alert))

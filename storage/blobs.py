@@ -14,7 +14,19 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-__all__ = ["BlobStore", "FileBlobStore", "check_key", "reference_key"]
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import Blob
+
+__all__ = [
+    "BlobStore",
+    "DatabaseBlobStore",
+    "FileBlobStore",
+    "blob_store",
+    "check_key",
+    "reference_key",
+]
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -92,3 +104,40 @@ class FileBlobStore:
         count = sum(len(files) for _, _, files in os.walk(path))
         shutil.rmtree(path)
         return count
+
+
+class DatabaseBlobStore:
+    """Blobs as rows of the shared database (`blobs`), for nodes that share no disk.
+
+    Chosen over an S3-compatible store because a cluster already runs PostgreSQL, backs it
+    up and replicates it: evidence (a ~30 KB JPEG per incident) needs nothing more. Large
+    media (recordings) belong on a store made for them; see README "Running on several
+    machines"."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
+
+    async def put(self, key: str, data: bytes) -> None:
+        async with self._db() as db:
+            await db.execute(delete(Blob).where(Blob.key == check_key(key)))
+            db.add(Blob(key=key, data=data))
+            await db.commit()
+
+    async def get(self, key: str) -> bytes | None:
+        async with self._db() as db:
+            found = await db.execute(select(Blob.data).where(Blob.key == check_key(key)))
+            return found.scalar_one_or_none()
+
+    async def delete_prefix(self, prefix: str) -> int:
+        check_key(prefix)
+        async with self._db() as db:
+            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            under = Blob.key.like(f"{pattern}/%", escape="\\")
+            result = await db.execute(delete(Blob).where((Blob.key == prefix) | under))
+            await db.commit()
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def blob_store(data_dir: Path, clustered: bool, db: async_sessionmaker[AsyncSession]) -> BlobStore:
+    """Files under the data dir on one box; rows of the shared database in a cluster."""
+    return DatabaseBlobStore(db) if clustered else FileBlobStore(data_dir)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -164,6 +165,11 @@ class ExamSession(Base):
     risk_score: Mapped[float] = mapped_column(Float, default=0.0)
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
+    live_node: Mapped[str | None] = mapped_column(String(128), index=True)
+    """The node holding the attempt's live session (`storage.ownership`)."""
+    live_fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    """Raised each time a node takes the attempt: a write carrying an older one is from a
+    node that lost it, and is refused."""
 
 
 class Answer(Base):
@@ -217,4 +223,14 @@ class ReferenceFace(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     descriptor: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Blob(Base):
+    """A file kept in the database, for nodes that share no disk (`storage.blobs`)."""
+
+    __tablename__ = "blobs"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,11 +4,14 @@ keys that cannot leave the store."""
 from __future__ import annotations
 
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from storage.blobs import FileBlobStore, check_key
+from storage.blobs import BlobStore, DatabaseBlobStore, FileBlobStore, check_key
+from storage.db import create_engine, session_factory
+from tests.services import TEMPLATE, Postgres
 
 
 async def test_blobs_are_kept_owner_only_and_read_back(tmp_path: Path) -> None:
@@ -23,13 +26,31 @@ async def test_blobs_are_kept_owner_only_and_read_back(tmp_path: Path) -> None:
     assert not list(path.parent.glob("*.partial"))
 
 
-async def test_deleting_a_prefix_removes_everything_under_it_only(tmp_path: Path) -> None:
-    store = FileBlobStore(tmp_path)
-    for key in ("evidence/12/a.jpg", "evidence/12/b.jpg", "evidence/13/a.jpg"):
+@pytest.fixture(params=["files", "database"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[BlobStore]:
+    """Both stores: files on one box, rows of the shared PostgreSQL in a cluster."""
+    if request.param == "files":
+        yield FileBlobStore(tmp_path)
+        return
+    postgres: Postgres = request.getfixturevalue("postgres")
+    engine = create_engine(postgres.new_database(template=TEMPLATE))
+    try:
+        yield DatabaseBlobStore(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def test_deleting_a_prefix_removes_everything_under_it_only(store: BlobStore) -> None:
+    for key in ("evidence/12/a.jpg", "evidence/12/b.jpg", "evidence/13/a.jpg", "evidence/1_2/c"):
         await store.put(key, b"x")
+    await store.put("evidence/12/a.jpg", b"y")  # replaced
+    assert await store.get("evidence/12/a.jpg") == b"y"
     assert await store.delete_prefix("evidence/12") == 2
     assert await store.get("evidence/12/a.jpg") is None
     assert await store.get("evidence/13/a.jpg") == b"x"
+    assert await store.get("evidence/1_2/c") == b"x"  # "_" is not a wildcard
     assert await store.delete_prefix("evidence/99") == 0
 
 
