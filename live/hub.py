@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import TypeVar, cast
 
 import numpy as np
@@ -29,6 +30,7 @@ from live.messages import AlertMessage, FaceBoxOut, SessionChanged
 from live.protocol import (
     Close,
     Done,
+    IdentityStats,
     LiveRefused,
     LiveSessionStats,
     LiveState,
@@ -58,7 +60,7 @@ from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, reference_key
 from storage.models import Exam, ReferenceFace
 from storage.ownership import Fenced, claim
 from storage.writer import AlertWriter
@@ -176,6 +178,7 @@ class LiveHub:
                 exam_id=ref.exam_id,
                 rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
+                reference_crop=await self._context.blobs.get(reference_key(ref.candidate_id)),
                 fence=fence,
             )
             self._sessions[ref.session_id] = live
@@ -274,6 +277,7 @@ class LiveHub:
                     last_latency_s=None if video is None else video.last_latency_s,
                     audio_frames_received=0 if audio is None else audio.frames_received,
                     audio_chunks_processed=0 if audio is None else audio.chunks_processed,
+                    identity=None if live is None else IdentityStats(**asdict(live.identity)),
                 )
             )
         # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.

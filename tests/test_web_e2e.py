@@ -129,6 +129,16 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
             "POST", f"/api/exams/{exam['id']}/candidates", admin, json={"usernames": ["barack"]}
         )
 
+        # The page guides the candidate towards a usable photo with the server's own checks
+        # (a frame a second), and says when it is ready.
+        await candidate.wait_for_function(
+            """() => ['size', 'frontal', 'light', 'sharp'].every(
+                (id) => document.querySelector('#guide-' + id)?.dataset.ok === 'true')
+              && document.querySelector('#photo-advice').textContent.startsWith('Ready')""",
+            timeout=20_000,
+        )
+        await screenshot(candidate, "candidate-photo-guide")
+
         async def enrolled() -> bool:
             # A frame with a second person in it is refused, with the reason shown: retake.
             await candidate.click("#capture-photo")
