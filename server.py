@@ -21,6 +21,7 @@ from api.attempts import expire_overdue
 from api.console_feed import ConsoleFeed
 from api.errors import ApiError, error_middleware
 from api.forwarded import TrustedProxies, forwarded_middleware
+from api.health import METRICS, MetricsState, metrics_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
 from auth.throttle import LoginGuard, SlidingWindow
@@ -50,11 +51,13 @@ def create_app(settings: Settings) -> web.Application:
             "a TURN server in PROCTOR_ICE_SERVERS has a static password: the server uses it, "
             "browsers never get it (set PROCTOR_TURN_SECRET to give them minted credentials)"
         )
-    middlewares: list[Middleware] = [error_middleware]
+    metrics = MetricsState(settings.resolved_node_id)
+    middlewares: list[Middleware] = [metrics_middleware(metrics.http), error_middleware]
     if settings.trusted_proxies:
-        # Outermost: the error middleware and every handler see the real client.
+        # Outermost: the metrics, the error middleware and every handler see the real client.
         middlewares.insert(0, forwarded_middleware(TrustedProxies(settings.trusted_proxies)))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app[METRICS] = metrics
     engine = create_engine(settings.resolved_database_url)
     db = session_factory(engine)
     app[SERVICES] = Services(

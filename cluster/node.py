@@ -91,7 +91,7 @@ class ClusterNode:
         return NodeInfo(
             id=self.signer.node_id,
             url=self.settings.resolved_node_url,
-            sessions=len(stats.sessions),
+            sessions=stats.live_sessions,
             load=stats.analysis_load,
             loop_lag=stats.loop_lag_s,
             accepting=not self.draining,

@@ -225,3 +225,122 @@ async def test_offers_through_one_node_spread_over_all_and_one_console_sees_ever
         for client in clients:
             await client.close()
     assert alert["id"] in await stored_alert_ids(cluster.database_url)
+
+
+async def test_a_killed_node_is_taken_over_and_its_candidate_lands_elsewhere(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    a = Rest(http, cluster.nodes["a"].base)
+    proctor, exam_id, attempts = await setup_exam(a, candidates=2)
+    told: list[dict[str, Any]] = []
+    clients: list[CandidateClient] = []
+    try:
+        console = await http.ws_connect(f"{a.base}/api/exams/{exam_id}/live?token={proctor}")
+        assert (await console.receive_json())["type"] == "snapshot"
+        hosts = []
+        for token, session_id in attempts:  # a holds one at most: one is on b or c
+            status, answer, client = await stream(a, token, session_id)
+            assert status == 200, answer
+            clients.append(client)
+            told.append(await next_alert(client))
+            hosts.append(answer_address(answer["sdp"]))
+        index = next(i for i, host in enumerate(hosts) if host != cluster.nodes["a"].host)
+        victim_token, victim_id = attempts[index]
+        victim_host = hosts[index]
+        victim = next(n for n in cluster.nodes.values() if n.host == victim_host)
+        loop = asyncio.get_running_loop()
+        killed_at = loop.time()
+        victim.kill()  # the whole process group: nothing of its clean-up runs
+
+        # Within the lease, a survivor ends the incident it held, and a's console hears it.
+        async with asyncio.timeout(15):
+            while True:
+                message = await console.receive_json()
+                entry = message.get("session") or {}
+                closed = entry.get("session_id") == victim_id and entry["open_alerts"] == []
+                if closed and entry["alert_count"] >= 1:  # not an entry from before its alert
+                    break
+        assert loop.time() - killed_at < 10.0
+        status, row = await a.call("GET", f"/api/alerts/{told[index]['id']}", proctor)
+        assert status == 200 and row["state"] == "ended", row
+        assert row["message"].endswith("(monitoring interrupted)")
+
+        # The page offers again (as it does when its connection fails): a live node takes it.
+        status, answer, client = await stream(a, victim_token, victim_id)
+        clients.append(client)
+        assert status == 200, answer
+        assert answer_address(answer["sdp"]) != victim_host
+        told.append(await next_alert(client))
+        await console.close()
+    finally:
+        for client in clients:
+            await client.close()
+    # Every alert anyone was told about is in the database.
+    assert {alert["id"] for alert in told} <= await stored_alert_ids(cluster.database_url)
+
+
+async def test_consoles_keep_hearing_alerts_across_a_redis_restart(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    a = Rest(http, cluster.nodes["a"].base)
+    proctor, exam_id, attempts = await setup_exam(a, candidates=2)
+    clients: list[CandidateClient] = []
+    try:
+        # The console is on c; the candidates stream to a and b.
+        c = cluster.nodes["c"].base
+        console = await http.ws_connect(f"{c}/api/exams/{exam_id}/live?token={proctor}")
+        assert (await console.receive_json())["type"] == "snapshot"
+        token, session_id = attempts[0]
+        status, answer, client = await stream(a, token, session_id)
+        clients.append(client)
+        first = await next_alert(client)
+        await heard(console, first["incident_id"])
+
+        cluster.redis.restart(down_seconds=2.0)  # everything Redis held is lost
+
+        token, session_id = attempts[1]
+        status, answer, client = await stream(a, token, session_id)
+        assert status == 200, answer
+        clients.append(client)
+        second = await next_alert(client)
+        # A reload (snapshot) or the alert itself: either way the console shows it.
+        async with asyncio.timeout(15):
+            while True:
+                message = await console.receive_json()
+                if message["type"] == "alert" and message["incident_id"] == second["incident_id"]:
+                    break
+                if message["type"] == "snapshot":
+                    sessions = {s["session_id"]: s for s in message["sessions"]}
+                    opened = sessions.get(session_id, {}).get("open_alerts", [])
+                    if any(o["incident_id"] == second["incident_id"] for o in opened):
+                        break
+        await console.close()
+    finally:
+        for client in clients:
+            await client.close()
+    assert {first["id"], second["id"]} <= await stored_alert_ids(cluster.database_url)
+
+
+async def heard(console: aiohttp.ClientWebSocketResponse, incident_id: str) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            message = await console.receive_json()
+            if message["type"] == "alert" and message["incident_id"] == incident_id:
+                return
+
+
+async def test_only_nodes_of_the_cluster_may_call_a_node(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    close = {"op": "close", "session_id": 1}
+    async with http.post(f"{cluster.nodes['a'].base}/internal/live", json=close) as response:
+        assert response.status == 403
+    forged = {
+        "X-Proctor-Node": "b",
+        "X-Proctor-Time": f"{asyncio.get_running_loop().time():.3f}",
+        "X-Proctor-Signature": "0" * 64,
+    }
+    async with http.post(
+        f"{cluster.nodes['a'].base}/internal/live", json=close, headers=forged
+    ) as response:
+        assert response.status == 403
