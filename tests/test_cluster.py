@@ -63,7 +63,8 @@ def cluster(tmp_path: Path, postgres: Postgres, redis_server: Redis) -> Iterator
     database_url = postgres.new_database()
     nodes = {
         name: ServerProcess(
-            tmp_path / name, host=f"127.0.0.{i + 2}",
+            tmp_path / name,
+            host=f"127.0.0.{i + 2}",
             **node_env(database_url, redis_server, name, cap),
         )  # fmt: skip
         for i, (name, cap) in enumerate((("a", 1), ("b", 1), ("c", 2)))
@@ -168,6 +169,17 @@ async def stored_alert_ids(database_url: str) -> set[int]:
         await engine.dispose()
 
 
+async def open_console(
+    http: aiohttp.ClientSession, base: str, exam_id: int, token: str
+) -> aiohttp.ClientWebSocketResponse:
+    """The exam's console socket on the node at `base`, with a ticket that node issued
+    (tickets live in the memory of the node that issues them)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post(base + "/api/ws-ticket", headers=headers) as response:
+        ticket = (await response.json())["ticket"]
+    return await http.ws_connect(f"{base}/api/exams/{exam_id}/live?ticket={ticket}")
+
+
 async def test_offers_through_one_node_spread_over_all_and_one_console_sees_everything(
     cluster: Cluster, http: aiohttp.ClientSession
 ) -> None:
@@ -175,12 +187,7 @@ async def test_offers_through_one_node_spread_over_all_and_one_console_sees_ever
     proctor, exam_id, attempts = await setup_exam(a, candidates=5)
     clients: list[CandidateClient] = []
     try:
-        # A ticket is spent on the node that issued it: the console opens where it asked.
-        async with http.post(
-            a.base + "/api/ws-ticket", headers={"Authorization": f"Bearer {proctor}"}
-        ) as response:
-            ticket = (await response.json())["ticket"]
-        console = await http.ws_connect(f"{a.base}/api/exams/{exam_id}/live?ticket={ticket}")
+        console = await open_console(http, a.base, exam_id, proctor)
         assert (await console.receive_json())["type"] == "snapshot"
         placed: dict[int, str] = {}
         for token, session_id in attempts[:4]:
@@ -235,7 +242,7 @@ async def test_a_killed_node_is_taken_over_and_its_candidate_lands_elsewhere(
     told: list[dict[str, Any]] = []
     clients: list[CandidateClient] = []
     try:
-        console = await http.ws_connect(f"{a.base}/api/exams/{exam_id}/live?token={proctor}")
+        console = await open_console(http, a.base, exam_id, proctor)
         assert (await console.receive_json())["type"] == "snapshot"
         hosts = []
         for token, session_id in attempts:  # a holds one at most: one is on b or c
@@ -288,7 +295,7 @@ async def test_consoles_keep_hearing_alerts_across_a_redis_restart(
     try:
         # The console is on c; the candidates stream to a and b.
         c = cluster.nodes["c"].base
-        console = await http.ws_connect(f"{c}/api/exams/{exam_id}/live?token={proctor}")
+        console = await open_console(http, c, exam_id, proctor)
         assert (await console.receive_json())["type"] == "snapshot"
         token, session_id = attempts[0]
         status, answer, client = await stream(a, token, session_id)
