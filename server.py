@@ -24,10 +24,11 @@ from api.forwarded import TrustedProxies, forwarded_middleware
 from api.health import METRICS, MetricsState, metrics_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
-from auth.throttle import LoginGuard, SlidingWindow
-from auth.tickets import TicketBook
+from auth.throttle import LoginGuard, SlidingWindow, Windows
+from auth.tickets import TicketBook, Tickets
 from auth.tokens import TokenIssuer
 from cluster.node import ClusterNode
+from cluster.shared import RedisTickets, RedisWindows
 from core.datadir import create_private_file, secure_data_dir
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
 from live.hub import LiveHub
@@ -60,26 +61,48 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     engine = create_engine(settings.resolved_database_url)
     db = session_factory(engine)
+    node = ClusterNode(settings, db) if settings.clustered else None
+    logins, registrations, tickets = _shared_counts(settings, node)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
         db=db,
         tokens=TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
-        logins=LoginGuard(
-            settings.login_attempts, settings.login_address_attempts, settings.login_window_seconds
-        ),
-        registrations=SlidingWindow(settings.registrations_per_address, REGISTRATION_WINDOW),
-        tickets=TicketBook(),
+        logins=logins,
+        registrations=registrations,
+        tickets=tickets,
         blobs=blob_store(settings.data_dir, settings.clustered, db),
+        node=node,
     )
     setup_routes(app, OPERATIONS)
-    if settings.clustered:
-        node = app[SERVICES].node = ClusterNode(settings, db)
+    if node is not None:
         node.setup_routes(app)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_context)
     app.cleanup_ctx.append(deadline_context)
     return app
+
+
+def _shared_counts(
+    settings: Settings, node: ClusterNode | None
+) -> tuple[LoginGuard, Windows, Tickets]:
+    """The throttles and WebSocket tickets: in memory on one box, in Redis across nodes."""
+    if node is None:
+        logins = LoginGuard.in_memory(
+            settings.login_attempts, settings.login_address_attempts, settings.login_window_seconds
+        )
+        per_address = SlidingWindow(settings.registrations_per_address, REGISTRATION_WINDOW)
+        return logins, per_address, TicketBook()
+    redis, window = node.redis, settings.login_window_seconds
+    logins = LoginGuard(
+        RedisWindows(redis, "login-pair", settings.login_attempts, window),
+        RedisWindows(redis, "login-address", settings.login_address_attempts, window),
+        RedisWindows(redis, "login-username", settings.login_attempts, window),
+    )
+    registrations = RedisWindows(
+        redis, "register", settings.registrations_per_address, REGISTRATION_WINDOW
+    )
+    return logins, registrations, RedisTickets(redis)
 
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:

@@ -55,7 +55,7 @@ async def socket_user(request: web.Request, services: Services) -> User:
     ticket = request.query.get("ticket", "")
     if not ticket:
         return await authenticate(request, services)
-    holder = services.tickets.redeem(ticket)
+    holder = await services.tickets.redeem(ticket)
     if holder is None:
         raise unauthorized("the ticket is not valid, already used or expired; ask for another")
     return await current_user(holder.user_id, holder.role, services)

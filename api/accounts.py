@@ -77,9 +77,9 @@ async def register(call: Call) -> UserOut:
         )
     # Every attempt counts, taken usernames included: each costs a 64 MiB argon2 hash.
     address = str(call.request.remote)
-    if wait := services.registrations.retry_after(address):
+    if wait := await services.registrations.retry_after(address):
         raise _too_many("registrations from your address", wait)
-    services.registrations.hit(address)
+    await services.registrations.hit(address)
     body: RegisterBody = call.body
     async with services.db() as db:
         user = await create_user(db, body.username, body.password, Role.CANDIDATE, body.full_name)
@@ -114,7 +114,7 @@ async def login(call: Call) -> LoginOut:
     body: LoginBody = call.body
     guard = call.services.logins
     address = str(call.request.remote)
-    verdict = guard.check(body.username, address)
+    verdict = await guard.check(body.username, address)
     if verdict.retry_after > 0:
         raise _too_many("failed logins", verdict.retry_after)
     if verdict.delay:
@@ -124,10 +124,10 @@ async def login(call: Call) -> LoginOut:
             await db.execute(select(User).where(User.username == body.username))
         ).scalar_one_or_none()
     if not await verify_password(user.password_hash if user else None, body.password):
-        guard.failed(body.username, address)
+        await guard.failed(body.username, address)
         raise unauthorized("wrong username or password")
     assert user is not None
-    guard.succeeded(body.username, address)
+    await guard.succeeded(body.username, address)
     if user.disabled_at is not None:
         raise forbidden("this account has been disabled; ask an administrator")
     async with call.services.db() as db:
@@ -177,7 +177,7 @@ async def logout(call: Call) -> LogoutOut:
 
 async def ws_ticket(call: Call) -> TicketOut:
     tickets = call.services.tickets
-    ticket = tickets.issue(TicketHolder(call.caller.id, call.caller.role))
+    ticket = await tickets.issue(TicketHolder(call.caller.id, call.caller.role))
     return TicketOut(ticket=ticket, expires_in=int(tickets.ttl_seconds))
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from auth.throttle import LoginGuard, SlidingWindow
-from auth.tickets import TicketBook
+from auth.throttle import LoginGuard, Windows
+from auth.tickets import Tickets
 from auth.tokens import TokenIssuer
 from core.settings import Settings
 from live.pipeline import LivePipeline
@@ -28,9 +28,9 @@ class Services:
     db: async_sessionmaker[AsyncSession]
     tokens: TokenIssuer
     logins: LoginGuard
-    registrations: SlidingWindow
+    registrations: Windows
     """Registrations per client address and hour."""
-    tickets: TicketBook
+    tickets: Tickets
     blobs: BlobStore
     """Evidence and other files, wherever every node reaches them (`storage.blobs`)."""
     live: LivePipeline | None = None

@@ -170,12 +170,16 @@ async def stored_alert_ids(database_url: str) -> set[int]:
 
 
 async def open_console(
-    http: aiohttp.ClientSession, base: str, exam_id: int, token: str
+    http: aiohttp.ClientSession,
+    base: str,
+    exam_id: int,
+    token: str,
+    ticket_from: str | None = None,
 ) -> aiohttp.ClientWebSocketResponse:
-    """The exam's console socket on the node at `base`, with a ticket that node issued
-    (tickets live in the memory of the node that issues them)."""
+    """The exam's console socket on the node at `base`, with a ticket issued by the node at
+    `ticket_from` (the same by default; tickets are shared through Redis)."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with http.post(base + "/api/ws-ticket", headers=headers) as response:
+    async with http.post((ticket_from or base) + "/api/ws-ticket", headers=headers) as response:
         ticket = (await response.json())["ticket"]
     return await http.ws_connect(f"{base}/api/exams/{exam_id}/live?ticket={ticket}")
 
@@ -351,3 +355,22 @@ async def test_only_nodes_of_the_cluster_may_call_a_node(
         f"{cluster.nodes['a'].base}/internal/live", json=close, headers=forged
     ) as response:
         assert response.status == 403
+
+
+async def test_sign_in_limits_and_socket_tickets_hold_across_nodes(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    nodes = [Rest(http, node.base) for node in cluster.nodes.values()]
+    proctor, exam_id, _ = await setup_exam(nodes[0], candidates=0)
+    wrong = {"username": "pat", "password": "not-the-password"}
+    for attempt in range(5):  # five guesses, spread over the three nodes
+        status, _ = await nodes[attempt % 3].call("POST", "/login", body=wrong)
+        assert status == 401
+    for node in nodes:  # every node now knows: the sixth is refused wherever it goes
+        status, body = await node.call("POST", "/login", body=wrong)
+        assert status == 429 and body["error"]["code"] == "too_many_attempts", body
+    # A ticket issued by a opens a console on b, once.
+    a, b = cluster.nodes["a"].base, cluster.nodes["b"].base
+    console = await open_console(http, b, exam_id, proctor, ticket_from=a)
+    assert (await console.receive_json())["type"] == "snapshot"
+    await console.close()
