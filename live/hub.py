@@ -125,7 +125,7 @@ class LiveHub:
         )
 
     def _peer_of(self, session_id: int) -> CandidatePeer | None:
-        return self.peers.get(str(session_id))
+        return self.peers.get(session_id)
 
     def session(self, session_id: int) -> LiveSession | None:
         return self._sessions.get(session_id)
@@ -258,13 +258,13 @@ class LiveHub:
     def _stats(self) -> LiveStats:
         sessions = []
         for sid in self.peers.sessions():
-            live = self.session(int(sid))
+            live = self.session(sid)
             peer = self.peers.get(sid)
             video = None if live is None else live.video_stats
             audio = None if live is None else live.audio_stats
             sessions.append(
                 LiveSessionStats(
-                    session_id=int(sid),
+                    session_id=sid,
                     connection_state=None if peer is None else peer.connection_state,
                     channel_open=peer is not None and peer.channel_open,
                     frames_received=0 if video is None else video.frames_received,

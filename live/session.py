@@ -176,7 +176,7 @@ class LiveSession:
             name=f"audio-{self.session_id}",
         )
         peer = CandidatePeer(
-            str(self.session_id),
+            self.session_id,
             context.ice,
             video=self.broadcast.tee(video),
             audio=audio,
@@ -195,7 +195,7 @@ class LiveSession:
             await peer.close()
             raise
         self._peer, self._video, self._audio_sampler = peer, video, audio
-        await context.peers.replace(str(self.session_id), peer)
+        await context.peers.replace(self.session_id, peer)
         return OfferAnswer(sdp=answer.sdp, **context.profile.page_settings())
 
     async def _on_connection_state(self, peer: CandidatePeer, state: str) -> None:
@@ -349,5 +349,5 @@ class LiveSession:
         self._frames.close()
         self._ticker.cancel()
         await self.broadcast.close()
-        await self._context.peers.close(str(self.session_id))
+        await self._context.peers.close(self.session_id)
         self._peer = None
