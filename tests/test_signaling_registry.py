@@ -59,4 +59,4 @@ async def test_close_all_closes_everything_even_if_one_fails(
         await registry.close_all()
     assert [p.closed for p in peers] == [1, 1, 1]
     assert len(registry) == 0 and registry.sessions() == []
-    assert "s1: closing the peer failed" in caplog.text
+    assert "session 1: closing the peer failed" in caplog.text
