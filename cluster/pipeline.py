@@ -21,7 +21,7 @@ import asyncio
 import logging
 import random
 from concurrent.futures import Executor
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import aiohttp
 from pydantic import BaseModel
@@ -32,23 +32,8 @@ from cluster.signing import NodeSigner
 from core.tasks import spawn
 from live.bus import ConsoleBus
 from live.pipeline import LivePipeline
-from live.protocol import (
-    Close,
-    Done,
-    LiveRefused,
-    LiveStates,
-    Offer,
-    Refusal,
-    Req,
-    SendToPage,
-    SentToPage,
-    States,
-    Stats,
-    Thumbnail,
-    ThumbnailReply,
-    Upload,
-    Watch,
-)
+from live.protocol import Close, LiveRefused, LiveStats, Refusal, Req, Stats
+from live.routing import Router
 from live.rpc import RpcClient
 from storage.ownership import holder
 
@@ -62,7 +47,7 @@ NODE_RPC_PATH = "/internal/live"
 """Where a node answers the others' live requests (signed; never exposed to clients)."""
 
 
-class ClusterPipeline:
+class ClusterPipeline(Router[NodeInfo]):
     """`LivePipeline` over the nodes of a cluster; `local` is this node's own."""
 
     def __init__(
@@ -89,37 +74,12 @@ class ClusterPipeline:
     def node_id(self) -> str:
         return self._signer.node_id
 
-    async def ask(self, request: Req[R]) -> R:
-        reply: BaseModel
-        match request:
-            case Offer() | Upload():
-                reply = await self._place(request, request.session.session_id)
-            case Close():
-                self.session_closed(request.session_id)
-                reply = Done()
-            case SendToPage():
-                absent = SentToPage(delivered=False)
-                reply = await self._to_holder(request.message.session_id, request, absent)
-            case Watch():
-                not_live = LiveRefused(Refusal.NOT_LIVE, "the candidate is not streaming")
-                reply = await self._to_holder(request.session_id, request, not_live)
-            case Thumbnail():
-                no_frame = ThumbnailReply(jpeg=None)
-                reply = await self._to_holder(request.session_id, request, no_frame)
-            case States():
-                reply = await self._states(request.session_ids)
-            case Stats():
-                reply = await self.local.ask(request)  # this node's counters
-            case _:
-                raise TypeError(f"not a live request: {request!r}")
-        return cast(R, reply)
-
     async def _holder(self, session_id: int) -> NodeInfo | None:
         async with self._db() as db:
             node, _fence = await holder(db, session_id)
         return self.registry.alive(node)
 
-    async def _on(self, node: NodeInfo, request: Req[R]) -> R:
+    async def _send(self, node: NodeInfo, request: Req[R]) -> R:
         if node.id == self.node_id:
             return await self.local.ask(request)
         return await self._client(node).ask(request)
@@ -137,24 +97,14 @@ class ClusterPipeline:
             self._clients[node.id] = client
         return client
 
-    async def _to_holder(
-        self, session_id: int, request: Req[R], absent: BaseModel | LiveRefused
-    ) -> BaseModel:
-        node = await self._holder(session_id)
-        if node is not None:
-            return await self._on(node, request)
-        if isinstance(absent, LiveRefused):
-            raise absent
-        return absent
-
     async def _place(self, request: Req[R], session_id: int) -> R:
         held = await self._holder(session_id)
         if held is not None:
-            return await self._on(held, request)
+            return await self._send(held, request)
         refusals = []
         for node in self._placement_order():
             try:
-                return await self._on(node, request)
+                return await self._send(node, request)
             except LiveRefused as refused:
                 if refused.reason not in (Refusal.SERVER_BUSY, Refusal.UNAVAILABLE):
                     raise
@@ -176,21 +126,8 @@ class ClusterPipeline:
             by_load.insert(0, first)
         return by_load
 
-    async def _states(self, session_ids: list[int]) -> LiveStates:
-        asked: dict[str, tuple[NodeInfo, list[int]]] = {}
-        for session_id in session_ids:
-            node = await self._holder(session_id)
-            if node is not None:
-                asked.setdefault(node.id, (node, []))[1].append(session_id)
-        answers = await asyncio.gather(
-            *(self._on(node, States(session_ids=ids)) for node, ids in asked.values()),
-            return_exceptions=True,
-        )
-        states = {}
-        for answer in answers:
-            if isinstance(answer, LiveStates):
-                states.update(answer.states)
-        return LiveStates(states=states)
+    async def _stats(self) -> LiveStats:
+        return await self.local.ask(Stats())  # this node's counters
 
     def session_closed(self, session_id: int) -> None:
         task = spawn(self._close(session_id), name=f"close-{session_id}", logger=logger)

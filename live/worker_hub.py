@@ -29,7 +29,7 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from functools import reduce
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,22 +44,14 @@ from live.counters import HistogramOut
 from live.messages import SessionChanged
 from live.protocol import (
     Close,
-    Done,
     LiveRefused,
-    LiveStates,
     LiveStats,
     Offer,
     Refusal,
     Req,
-    SendToPage,
-    SentToPage,
-    States,
     Stats,
-    Thumbnail,
-    ThumbnailReply,
-    Upload,
-    Watch,
 )
+from live.routing import Router
 from live.worker_supervisor import LiveWorker
 from storage.alert_store import end_interrupted
 from storage.models import utcnow
@@ -85,7 +77,7 @@ def worker_settings(settings: Settings) -> Settings:
     )
 
 
-class WorkerHub:
+class WorkerHub(Router[LiveWorker]):
     """`LivePipeline` over `settings.live_workers` worker processes. `start()` before use."""
 
     def __init__(self, settings: Settings, db: async_sessionmaker[AsyncSession]) -> None:
@@ -149,44 +141,11 @@ class WorkerHub:
 
     # --- requests -----------------------------------------------------------------------
 
-    async def ask(self, request: Req[R]) -> R:
-        reply: BaseModel
-        match request:
-            case Offer():
-                reply = await self._offer(request)
-            case Upload():
-                reply = await self._assign(request.session.session_id).rpc.ask(request)
-            case Close():
-                self.session_closed(request.session_id)
-                reply = Done()
-            case SendToPage():
-                absent = SentToPage(delivered=False)
-                reply = await self._ask_owner(request.message.session_id, request, absent)
-            case Watch():
-                not_live = LiveRefused(Refusal.NOT_LIVE, "the candidate has not connected a camera")
-                reply = await self._ask_owner(request.session_id, request, not_live)
-            case Thumbnail():
-                no_frame = ThumbnailReply(jpeg=None)
-                reply = await self._ask_owner(request.session_id, request, no_frame)
-            case States():
-                reply = await self._states(request.session_ids)
-            case Stats():
-                reply = await self._stats()
-            case _:
-                raise TypeError(f"not a live request: {request!r}")
-        return cast(R, reply)
+    async def _holder(self, session_id: int) -> LiveWorker | None:
+        return self._owners.get(session_id)
 
-    async def _ask_owner(
-        self, session_id: int, request: Req[R], absent: BaseModel | LiveRefused
-    ) -> BaseModel:
-        """Ask the worker holding the session; `absent` is the answer (or the refusal) when
-        the session is not live."""
-        owner = self._owners.get(session_id)
-        if owner is not None:
-            return await owner.rpc.ask(request)
-        if isinstance(absent, LiveRefused):
-            raise absent
-        return absent
+    async def _send(self, target: LiveWorker, request: Req[R]) -> R:
+        return await target.rpc.ask(request)
 
     def _assign(self, session_id: int) -> LiveWorker:
         """The session's worker; a new session goes to the ready worker holding the fewest."""
@@ -202,9 +161,13 @@ class WorkerHub:
             self._owners[session_id] = worker
         return worker
 
-    async def _offer(self, request: Offer) -> BaseModel:
-        session_id = request.session.session_id
+    async def _place(self, request: Req[R], session_id: int) -> R:
+        """An upload goes to the attempt's worker (a new one to the least loaded); an offer
+        for an attempt not live yet passes admission first."""
         new = session_id not in self._owners
+        offer = isinstance(request, Offer)  # (a flag: narrowing `request` would lose R)
+        if not offer:
+            return await self._assign(session_id).rpc.ask(request)
         if new and (reason := self.admission.refusal(len(self._owners))) is not None:
             logger.warning("session %s: stream refused: %s", session_id, reason)
             raise LiveRefused(Refusal.SERVER_BUSY, reason)
@@ -216,16 +179,6 @@ class WorkerHub:
             if refused.reason is Refusal.SERVER_BUSY and self._owners.get(session_id) is worker:
                 del self._owners[session_id]
             raise
-
-    async def _states(self, session_ids: list[int]) -> LiveStates:
-        asked: dict[LiveWorker, list[int]] = {}
-        for sid in session_ids:
-            if (worker := self._owners.get(sid)) is not None:
-                asked.setdefault(worker, []).append(sid)
-        answers = await asyncio.gather(
-            *(worker.rpc.ask(States(session_ids=ids)) for worker, ids in asked.items())
-        )
-        return LiveStates(states={sid: s for answer in answers for sid, s in answer.states.items()})
 
     async def _stats(self) -> LiveStats:
         parts = await asyncio.gather(*(worker.rpc.ask(Stats()) for worker in self._workers))
