@@ -43,6 +43,22 @@ class BlobStore(Protocol):
         many were deleted."""
         ...
 
+    async def put_file(self, key: str, path: Path) -> None:
+        """Store the file at `path` under `key` (for blobs too large to hold in memory)."""
+        ...
+
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys under `prefix` + "/", sorted."""
+        ...
+
+    async def size(self, key: str) -> int | None:
+        """The blob's length in bytes; None when there is none."""
+        ...
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes from offset `start` (HTTP range requests)."""
+        ...
+
 
 class FileBlobStore:
     """Blobs as files under `root` (the data directory), created owner-only."""
@@ -65,6 +81,47 @@ class FileBlobStore:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(partial, path)
+
+    async def put_file(self, key: str, path: Path) -> None:
+        await asyncio.to_thread(self._copy, path, self.path(key))
+
+    @staticmethod
+    def _copy(source: Path, path: Path) -> None:
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle, source.open("rb") as original:
+            shutil.copyfileobj(original, handle, 1024 * 1024)
+        os.replace(partial, path)
+
+    async def keys(self, prefix: str) -> list[str]:
+        return await asyncio.to_thread(self._keys, check_key(prefix))
+
+    def _keys(self, prefix: str) -> list[str]:
+        top = self.root / prefix
+        found = [
+            (Path(folder) / name).relative_to(self.root).as_posix()
+            for folder, _, files in os.walk(top)
+            for name in files
+            if not name.endswith(".partial")
+        ]
+        return sorted(found)
+
+    async def size(self, key: str) -> int | None:
+        path = self.path(key)
+        try:
+            return (await asyncio.to_thread(path.stat)).st_size
+        except FileNotFoundError:
+            return None
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        return await asyncio.to_thread(self._read_range, self.path(key), start, length)
+
+    @staticmethod
+    def _read_range(path: Path, start: int, length: int) -> bytes:
+        with path.open("rb") as handle:
+            handle.seek(start)
+            return handle.read(length)
 
     async def get(self, key: str) -> bytes | None:
         path = self.path(key)

@@ -29,6 +29,6 @@ async def test_migrations_match_the_models_and_sqlite_runs_in_wal(tmp_path: Path
             version = (
                 await connection.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar_one()
-        assert (mode, keys, version) == ("wal", 1, "0001")
+        assert (mode, keys, version) == ("wal", 1, "0003")
     finally:
         await engine.dispose()
