@@ -19,6 +19,7 @@ from api.console_feed import ConsoleFeed
 from api.errors import ApiError, error_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
+from auth.media import MediaPasses
 from auth.throttle import LoginThrottle
 from auth.tokens import TokenIssuer
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
@@ -29,6 +30,7 @@ from storage.alert_store import INTERRUPTED, end_stale_incidents
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Role, User, utcnow
+from storage.retention import purge_expired
 
 log = logging.getLogger("proctor")
 
@@ -44,11 +46,13 @@ def create_app(settings: Settings) -> web.Application:
         tokens=TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
         throttle=LoginThrottle(settings.login_attempts, settings.login_window_seconds),
         blobs=FileBlobStore(settings.data_dir),
+        media_passes=MediaPasses(settings.secret_key, settings.token_ttl_seconds),
     )
     setup_routes(app, OPERATIONS)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_context)
     app.cleanup_ctx.append(deadline_context)
+    app.cleanup_ctx.append(retention_context)
     return app
 
 
@@ -106,6 +110,37 @@ async def deadline_context(app: web.Application) -> AsyncIterator[None]:
                 log.exception("expiring overdue attempts failed; trying again")
 
     task = asyncio.create_task(sweep(), name="expire-overdue-attempts")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+RETENTION_SWEEP_SECONDS = 3600.0
+
+
+async def retention_context(app: web.Application) -> AsyncIterator[None]:
+    """Recordings, evidence and face descriptors past their retention go, every hour."""
+    services = app[SERVICES]
+
+    async def sweep() -> None:
+        while True:
+            try:
+                report = await purge_expired(
+                    services.db, services.blobs, services.settings.retention_days, utcnow()
+                )
+                if report.sessions or report.descriptors:
+                    log.info(
+                        "retention: purged %d attempts (%d files) and %d face descriptors",
+                        len(report.sessions),
+                        report.files,
+                        report.descriptors,
+                    )
+            except Exception:
+                log.exception("purging data past its retention failed; trying again")
+            await asyncio.sleep(RETENTION_SWEEP_SECONDS)
+
+    task = asyncio.create_task(sweep(), name="retention-purge")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

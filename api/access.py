@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import not_found, unauthorized
 from api.services import Services
+from auth.media import MEDIA_COOKIE
 from auth.tokens import InvalidToken
 from storage.models import Enrolment, Exam, ExamSession, Role, User
 
@@ -38,6 +39,23 @@ async def user_from_token(token: str, services: Services) -> User:
     # The role in the token must still be the user's role: a demoted user's old token stops.
     if user is None or user.role != claims.role:
         raise unauthorized("the access token's user no longer exists or changed role")
+    return user
+
+
+async def media_pass_user(request: web.Request, services: Services, session_id: int) -> User:
+    """Who holds the recording pass cookie for this attempt (`auth.media`), by the same
+    rules as a token: the user still exists and still has the role."""
+    token = request.cookies.get(MEDIA_COOKIE, "")
+    if not token:
+        raise unauthorized("send an access token (Authorization: Bearer) or a recording pass")
+    try:
+        holder = services.media_passes.verify(token, session_id)
+    except InvalidToken as error:
+        raise unauthorized(str(error)) from None
+    async with services.db() as db:
+        user = await db.get(User, holder.user_id)
+    if user is None or user.role != holder.role:
+        raise unauthorized("the recording pass's user no longer exists or changed role")
     return user
 
 

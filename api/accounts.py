@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.audit import AuditAction, record
 from api.errors import ApiError, conflict, unauthorized
 from api.operation import Call
 from api.schemas import CreateUserBody, LoginBody, LoginOut, RegisterBody, UserOut
@@ -18,8 +19,15 @@ def user_out(user: User) -> UserOut:
 
 
 async def create_user(
-    db: AsyncSession, username: str, password: str, role: Role, full_name: str | None = None
+    db: AsyncSession,
+    username: str,
+    password: str,
+    role: Role,
+    full_name: str | None = None,
+    by: User | None = None,
 ) -> User:
+    """The new account, committed; with `by`, the staff member who created it is audited
+    in the same transaction."""
     user = User(
         username=username,
         password_hash=await hash_password(password),
@@ -27,6 +35,16 @@ async def create_user(
         full_name=full_name,
     )
     db.add(user)
+    if by is not None:
+        await db.flush()
+        record(
+            db,
+            by,
+            AuditAction.CHANGED_ACCOUNT,
+            subject_id=user.id,
+            change="created",
+            role=role.value,
+        )
     try:
         await db.commit()
     except IntegrityError:
@@ -45,7 +63,9 @@ async def register(call: Call) -> UserOut:
 async def add_user(call: Call) -> UserOut:
     body: CreateUserBody = call.body
     async with call.services.db() as db:
-        user = await create_user(db, body.username, body.password, Role(body.role), body.full_name)
+        user = await create_user(
+            db, body.username, body.password, Role(body.role), body.full_name, by=call.caller
+        )
     return user_out(user)
 
 

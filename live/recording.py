@@ -18,29 +18,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from aiortc import RTCRtpReceiver
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.tasks import spawn
 from media.encoded import EncodedFrame, is_vp8_keyframe, request_keyframe, tap_encoded, vp8_size
-from media.webm import Block, mux_segment
+from media.webm import Block, MergedFile, merge_segments, mux_segment
 from storage.blobs import BlobStore
+from storage.models import Recording, RecordingStatus, utcnow
 from storage.recordings import (
-    finalise_recording,
     open_recording,
+    recording_key,
     recording_origin,
+    recording_row,
     segment_key,
+    segments_prefix,
 )
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RecorderStats", "TrackRecorder"]
+__all__ = ["AttemptRecording", "RecorderStats", "TrackRecorder", "finalise_recording"]
 
 SEGMENT_SECONDS = 5.0
 """A crash loses at most this much; seeking lands within this much before the target.
@@ -305,3 +310,47 @@ class AttemptRecording:
 
     async def stop(self, *, final: bool) -> None:
         await asyncio.gather(self.camera.stop(final=final), self.screen.stop(final=final))
+
+
+async def finalise_recording(
+    db: async_sessionmaker[AsyncSession], blobs: BlobStore, session_id: int, track: str
+) -> Recording | None:
+    """Merge the track's segments (any written since the last merge, after it) into one file
+    with its duration and index, delete them and mark the row ready. None when the attempt
+    has no such recording."""
+    async with db() as session:
+        row = await recording_row(session, session_id, track)
+        if row is None:
+            return None
+        segments = await blobs.keys(segments_prefix(session_id, track))
+        if not segments and row.status == RecordingStatus.READY:
+            return row
+        previous = recording_key(session_id, track)
+        parts = ([previous] if await blobs.size(previous) is not None else []) + segments
+        if parts:
+            merged = await _merge(blobs, parts, previous)
+            row.duration_s, row.size_bytes = merged.duration_s, merged.bytes
+            row.ended_at = row.started_at + timedelta(seconds=merged.duration_s)
+        else:
+            row.duration_s, row.size_bytes, row.ended_at = 0.0, 0, utcnow()
+        row.status = RecordingStatus.READY.value
+        await session.commit()
+    await blobs.delete_prefix(segments_prefix(session_id, track))
+    return row
+
+
+async def _merge(blobs: BlobStore, keys: list[str], target_key: str) -> MergedFile:
+    """Merged in a thread, reading one part at a time (an hour is ~50 MB: not all in memory)."""
+    loop = asyncio.get_running_loop()
+
+    def parts() -> Iterator[bytes]:
+        for key in keys:
+            data = asyncio.run_coroutine_threadsafe(blobs.get(key), loop).result()
+            if data:
+                yield data
+
+    with tempfile.TemporaryDirectory(prefix="proctor-merge-") as scratch:
+        target = Path(scratch) / "merged.webm"
+        merged = await asyncio.to_thread(merge_segments, parts(), target)
+        await blobs.put_file(target_key, target)
+    return merged

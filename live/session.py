@@ -43,6 +43,7 @@ from storage.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
 
+
 def evidence_key(name: str) -> str:
     """The blob key of an alert's `evidence_file`."""
     return f"evidence/{name}"
@@ -332,4 +333,3 @@ class LiveSession:
         self._peer = None
         if self.recording is not None:
             await self.recording.stop(final=ended)
-

@@ -8,25 +8,19 @@ holds the track's time 0 (wall clock), so an alert's moment is a position in the
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-from collections.abc import Iterator
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from media.webm import MergedFile, merge_segments
-from storage.blobs import BlobStore
-from storage.models import Recording, RecordingStatus, utcnow
+from storage.models import Recording, RecordingStatus
 
 __all__ = [
     "TRACKS",
-    "finalise_recording",
     "open_recording",
     "recording_origin",
+    "recording_row",
     "recording_key",
     "recordings_prefix",
     "segment_key",
@@ -58,7 +52,7 @@ async def open_recording(
     """The track's time 0: that of an earlier recording of this attempt (a process that
     stopped mid-attempt, a reconnection), otherwise `started_at`, stored now."""
     async with db() as session:
-        row = await _row(session, session_id, track)
+        row = await recording_row(session, session_id, track)
         if row is not None:
             if row.status != RecordingStatus.RECORDING:
                 row.status, row.ended_at = RecordingStatus.RECORDING.value, None
@@ -69,7 +63,7 @@ async def open_recording(
             await session.commit()
         except IntegrityError:  # another process opened it at the same moment
             await session.rollback()
-            row = await _row(session, session_id, track)
+            row = await recording_row(session, session_id, track)
             assert row is not None
             return row.started_at
     return started_at
@@ -80,54 +74,10 @@ async def recording_origin(
 ) -> datetime | None:
     """The time 0 of the attempt's recording of `track`, if one was started."""
     async with db() as session:
-        row = await _row(session, session_id, track)
+        row = await recording_row(session, session_id, track)
     return None if row is None else row.started_at
 
 
-async def _row(db: AsyncSession, session_id: int, track: str) -> Recording | None:
+async def recording_row(db: AsyncSession, session_id: int, track: str) -> Recording | None:
     query = select(Recording).where(Recording.session_id == session_id, Recording.track == track)
     return (await db.execute(query)).scalar_one_or_none()
-
-
-async def finalise_recording(
-    db: async_sessionmaker[AsyncSession], blobs: BlobStore, session_id: int, track: str
-) -> Recording | None:
-    """Merge the track's segments (any written since the last merge, after it) into one file
-    with its duration and index, delete them and mark the row ready. None when the attempt
-    has no such recording."""
-    async with db() as session:
-        row = await _row(session, session_id, track)
-        if row is None:
-            return None
-        segments = await blobs.keys(segments_prefix(session_id, track))
-        if not segments and row.status == RecordingStatus.READY:
-            return row
-        previous = recording_key(session_id, track)
-        parts = ([previous] if await blobs.size(previous) is not None else []) + segments
-        if parts:
-            merged = await _merge(blobs, parts, previous)
-            row.duration_s, row.size_bytes = merged.duration_s, merged.bytes
-            row.ended_at = row.started_at + timedelta(seconds=merged.duration_s)
-        else:
-            row.duration_s, row.size_bytes, row.ended_at = 0.0, 0, utcnow()
-        row.status = RecordingStatus.READY.value
-        await session.commit()
-    await blobs.delete_prefix(segments_prefix(session_id, track))
-    return row
-
-
-async def _merge(blobs: BlobStore, keys: list[str], target_key: str) -> MergedFile:
-    """Merged in a thread, reading one part at a time (an hour is ~50 MB: not all in memory)."""
-    loop = asyncio.get_running_loop()
-
-    def parts() -> Iterator[bytes]:
-        for key in keys:
-            data = asyncio.run_coroutine_threadsafe(blobs.get(key), loop).result()
-            if data:
-                yield data
-
-    with tempfile.TemporaryDirectory(prefix="proctor-merge-") as scratch:
-        target = Path(scratch) / "merged.webm"
-        merged = await asyncio.to_thread(merge_segments, parts(), target)
-        await blobs.put_file(target_key, target)
-    return merged

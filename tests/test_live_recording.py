@@ -83,10 +83,10 @@ async def stream_and_submit(api: Api) -> tuple[int, float, str]:
 
 async def wait_for_file(path: Path, seconds: float) -> bytes:
     deadline = time.monotonic() + seconds
-    while not path.exists():
+    while not await asyncio.to_thread(path.exists):
         assert time.monotonic() < deadline, f"{path} was not written"
         await asyncio.sleep(0.2)
-    return path.read_bytes()
+    return await asyncio.to_thread(path.read_bytes)
 
 
 async def test_the_camera_is_recorded_as_sent_and_lines_up_with_the_alerts(
