@@ -35,17 +35,10 @@ async def create_user(
         full_name=full_name,
     )
     db.add(user)
-    if by is not None:
-        await db.flush()
-        record(
-            db,
-            by,
-            AuditAction.CHANGED_ACCOUNT,
-            subject_id=user.id,
-            change="created",
-            role=role.value,
-        )
     try:
+        if by is not None:
+            await db.flush()  # the new id, for the audit entry
+            record(db, by, AuditAction.CHANGED_ACCOUNT, subject_id=user.id, change="created")
         await db.commit()
     except IntegrityError:
         await db.rollback()
