@@ -6,9 +6,10 @@ into segments of about `SEGMENT_SECONDS`, each written to the blob store as soon
 closes, so a crash loses at most one segment; at each cut the browser is asked for a
 keyframe, so the next segment starts with one and the merged file seeks in steps of a few
 seconds. When the attempt ends the segments are merged into one file
-(`storage.recordings.finalise_recording`).
+(`finalise_recording`).
 
-Timeline: a track's time 0 is its first keyframe (wall clock, kept in its `recordings` row).
+Timeline: a track's time 0 is its first frame (wall clock, kept in its `recordings` row);
+the picture starts at the first keyframe, asked for at once when the first frame is not one.
 Each frame is placed by its RTP timestamp, anchored at the arrival of the first frame of its
 connection; a reconnection starts a new anchor, so the time the candidate was away stays a
 gap in the file and later alerts still line up with the picture.
@@ -53,6 +54,10 @@ Each cut costs a keyframe: at 320x240 about 4 KB more than a delta frame."""
 MAX_SEGMENT_SECONDS = 15.0
 """Cut even without a keyframe (a sender that ignores requests)."""
 KEYFRAME_RETRY_SECONDS = 1.0
+MAX_CLOCK_DRIFT_SECONDS = 2.0
+"""A frame whose RTP time strays this far from its arrival re-anchors its connection: a
+sender's clock jump (or aiortc taking out-of-order frames for a timestamp wrap, which adds
+2^32 ticks) must not move the rest of the recording by hours."""
 
 
 @dataclass(slots=True)
@@ -108,6 +113,8 @@ class TrackRecorder:
         self._size: tuple[int, int] | None = None
         self._segment: _Segment | None = None
         self._anchors: dict[int, _Anchor] = {}
+        self._synced: set[int] = set()
+        """Connections (receivers) whose first keyframe has come."""
         self._last_pts = {"video": -1, "audio": -1}
         self._video_receiver: RTCRtpReceiver | None = None
         self._last_keyframe_request = 0.0
@@ -157,13 +164,18 @@ class TrackRecorder:
             return
         keyframe = is_vp8_keyframe(frame.data)
         if self._origin is None:
+            # Time 0 is the first frame, even when a keyframe must be asked for (the first
+            # is often incomplete): the microphone is recorded from then on.
+            self._start(frame.arrival)
+        pts = self._pts(generation, frame)
+        if generation not in self._synced:
+            # A connection's frames decode from its first keyframe on.
             if not keyframe:
                 self.stats.dropped_frames += 1
                 self._ask_keyframe()
                 return
-            self._start(frame.arrival)
+            self._synced.add(generation)
         self._size = vp8_size(frame.data) or self._size
-        pts = self._pts(generation, frame)
         segment = self._segment
         assert segment is not None
         age = (pts - segment.start_ms) / 1000
@@ -192,9 +204,11 @@ class TrackRecorder:
 
     def _pts(self, generation: int, frame: EncodedFrame) -> int:
         assert self._origin is not None
+        arrived = frame.arrival - self._origin
         anchor = self._anchors.get(generation)
-        if anchor is None:
-            anchor = _Anchor(frame.arrival - self._origin - frame.seconds)
+        drift = None if anchor is None else anchor.offset_s + frame.seconds - arrived
+        if anchor is None or drift is None or abs(drift) > MAX_CLOCK_DRIFT_SECONDS:
+            anchor = _Anchor(arrived - frame.seconds)
             self._anchors[generation] = anchor
         pts = round((anchor.offset_s + frame.seconds) * 1000)
         pts = max(pts, self._last_pts[frame.kind] + 1)  # only forward, whatever the network

@@ -29,7 +29,7 @@ from live.analysis import AnalysisPlacement, Analyzer
 from live.broadcast import Broadcast
 from live.bus import ConsoleBus
 from live.messages import Overlay, ProctorMessage, SessionChanged, SessionEvent
-from live.page_events import observation_from_page
+from live.page_events import observations_from_page
 from live.protocol import OfferAnswer
 from live.recording import AttemptRecording
 from live.thumbnail import Thumbnail
@@ -256,11 +256,11 @@ class LiveSession:
         await self._observe(observations)
 
     async def _on_page_message(self, message: dict[str, Any]) -> None:
-        observation = observation_from_page(message, time.monotonic())
-        if observation is None:
+        observations = observations_from_page(message, time.monotonic())
+        if observations is None:
             self._log.debug("ignored page message %r", message.get("type"))
             return
-        await self._observe([observation])
+        await self._observe(observations)
 
     async def analyze_upload(self, bgr: np.ndarray) -> tuple[FrameAnalysis, list[DeliveredAlert]]:
         """One uploaded frame through the same analyser, rules and sinks as the live stream."""

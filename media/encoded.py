@@ -97,12 +97,14 @@ def tap_encoded(receiver: RTCRtpReceiver, kind: str, on_frame: OnEncoded) -> Cal
 
 
 async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
-    """Ask the sender for a keyframe (RTCP PLI); False before any packet has arrived."""
+    """Ask the sender for a keyframe (RTCP PLI); False before any packet has arrived.
+
+    The receiver's sources include its retransmission stream (RTX), whose SSRC a browser
+    ignores in a PLI, and aiortc does not say which is which: each gets one."""
     sources = receiver.getSynchronizationSources()
-    if not sources:
-        return False
-    await receiver._send_rtcp_pli(sources[0].source)
-    return True
+    for source in sources:
+        await receiver._send_rtcp_pli(source.source)
+    return bool(sources)
 
 
 def is_vp8_keyframe(data: bytes) -> bool:

@@ -22,6 +22,7 @@ from core.tasks import cancel_and_wait, spawn
 from media.consumer import TrackConsumer, TrackDrain
 from signaling.ice import IceSettings
 from signaling.negotiation import apply_offer, gathered_answer
+from signaling.routing import MAX_BUNDLE, pin_declared_ssrcs
 from signaling.sdp import with_audio_ptime, with_bandwidth
 
 logger = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class CandidatePeer:
         self._audio_ptime_ms = audio_ptime_ms
         self._require_video = require_video
         self._log = _SessionLog(logger, {"session_id": session_id})
-        self._pc = ice.new_peer_connection()
+        self._pc = ice.new_peer_connection(bundle=MAX_BUNDLE)  # camera and screen: routing.py
         self._channel: RTCDataChannel | None = None
         self._channel_open = asyncio.Event()
         self._inbox: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(INBOX_SIZE)
@@ -157,6 +158,7 @@ class CandidatePeer:
             raise RuntimeError("a CandidatePeer accepts a single offer; create a new one")
         self._accepted = True
         await apply_offer(self._pc, self._ice, sdp, type, require_video=self._require_video)
+        pin_declared_ssrcs(self._pc)  # camera and screen: each stream to its own receiver
         local = await gathered_answer(self._pc, self._ice)
         if "a=candidate:" not in local.sdp:
             self._log.error("no local ICE candidate (IceSettings.hosts=%s)", self._ice.hosts)

@@ -259,7 +259,7 @@ class Recording(Base):
     track: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=RecordingStatus.RECORDING.value)
     started_at: Mapped[datetime]
-    """The wall-clock instant of the recording's time 0 (its first keyframe)."""
+    """The wall-clock instant of the recording's time 0 (its first frame)."""
     ended_at: Mapped[datetime | None]
     duration_s: Mapped[float | None] = mapped_column(Float)
     size_bytes: Mapped[int | None] = mapped_column(Integer)

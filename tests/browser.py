@@ -92,7 +92,11 @@ def chromium_args(
 
 @asynccontextmanager
 async def chromium(
-    media: FakeMedia | None = None, *, fake_devices: bool = True, grant_media: bool = True
+    media: FakeMedia | None = None,
+    *,
+    fake_devices: bool = True,
+    grant_media: bool = True,
+    extra_args: tuple[str, ...] = (),
 ) -> AsyncIterator[Any]:
     """A headless Chromium (Playwright `Browser`) with the fake camera and microphone.
 
@@ -107,7 +111,8 @@ async def chromium(
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=chromium_args(media, fake_devices=fake_devices, grant_media=grant_media),
+            args=chromium_args(media, fake_devices=fake_devices, grant_media=grant_media)
+            + list(extra_args),
         )
         try:
             yield browser

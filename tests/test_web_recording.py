@@ -1,8 +1,10 @@
-"""Recording and review in real Chromium: a candidate streams their (fake) camera with a
-scripted event, a second person; afterwards a proctor plays the recording in the console's
-player, whose duration is the streamed time, jumps to the alert's marker, plays at 8x and
-confirms the alert from the player. The frame at the marker, decoded from the served file,
-shows two faces to the face detector."""
+"""Recording and review in real Chromium: a candidate streams their (fake) camera and their
+entire screen (Chromium's fake capture) with a scripted event, a second person, then stops
+sharing the screen, which raises screen_share_stopped within its debounce; afterwards a
+proctor plays camera and screen in the console's player, whose duration is the streamed
+time, jumps to the alert's marker, plays at 8x and confirms the alert from the player. The
+frame at the marker, decoded from the served file, shows two faces to the face detector.
+A candidate who shares a tab instead is refused by the page, and the server is told."""
 
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ RULES = {
     "talking": {"enabled": False},
     "speech": {"enabled": False},
 }
+SCREEN_STOPPED_AFTER = 2.0
+"""The normal preset's debounce of screen_share_stopped."""
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +87,12 @@ async def test_a_proctor_reviews_a_recorded_attempt_in_the_player(
             "POST",
             "/api/exams",
             admin,
-            json={"title": "Recorded", "duration_minutes": 10, "rules_overrides": RULES},
+            json={
+                "title": "Recorded",
+                "duration_minutes": 10,
+                "rules_overrides": RULES,
+                "record_screen": True,
+            },
         )
         await rest.call(
             "POST", f"/api/exams/{exam['id']}/proctors", admin, json={"usernames": ["paula"]}
@@ -101,14 +110,44 @@ async def test_a_proctor_reviews_a_recorded_attempt_in_the_player(
         session_id = int(await candidate.get_attribute("#exam-view", "data-session-id") or 0)
         paula = await rest.login("paula", "proctor-pass-1")
 
-        async def alerted() -> list[Any]:
-            page = await rest.call(
-                "GET", f"/alerts?session_id={session_id}&kind=multiple_faces", paula
-            )
+        async def camera_frames() -> bool:
+            stats = await rest.call("GET", "/api/stats/live", admin)
+            mine = [s for s in stats["sessions"] if s["session_id"] == session_id]
+            return bool(mine) and mine[0]["frames_received"] >= 3
+
+        await wait_for(camera_frames, 10, "the camera's first frames")
+        # The questions wait for the entire screen; Chromium's fake capture is a "monitor".
+        assert await candidate.is_hidden("#questions")
+        await candidate.click("#share-screen")
+        await candidate.wait_for_selector("#screen-gate[data-shared=true]", state="attached")
+        await candidate.wait_for_selector("#questions", state="visible")
+        shared_at = time.monotonic()
+        await candidate.wait_for_selector(
+            "#connection-status[data-state=connected]", timeout=20_000
+        )
+
+        async def alerted(kind: str = "multiple_faces") -> list[Any]:
+            page = await rest.call("GET", f"/alerts?session_id={session_id}&kind={kind}", paula)
             return list(page["alerts"])
 
         await wait_for(alerted, 15, "the multiple_faces alert")
         await asyncio.sleep(2.0)  # the second person stays in view: a few seconds after it
+
+        # The candidate stops sharing (the browser's "Stop sharing"): an alert in debounce.
+        await candidate.evaluate(
+            "document.querySelector('#screen-preview').srcObject.getVideoTracks()[0].stop()"
+        )
+        stopped_at = time.monotonic()
+        await candidate.wait_for_selector("#screen-gate[data-shared=false]")
+
+        async def screen_stopped() -> list[Any]:
+            return await alerted("screen_share_stopped")
+
+        await wait_for(screen_stopped, 10, "the screen_share_stopped alert")
+        delay = time.monotonic() - stopped_at
+        print(f"screen_share_stopped {delay:.2f} s after the share stopped")
+        # The page checks the track every second; the server's rules tick every second.
+        assert delay < SCREEN_STOPPED_AFTER + 2.0
         await candidate.click("#submit-exam")
         await candidate.click("#confirm-ok")
         await candidate.wait_for_selector("#score", timeout=10_000)
@@ -141,6 +180,13 @@ async def test_a_proctor_reviews_a_recorded_attempt_in_the_player(
         duration = float(await console.get_attribute("#player", "data-duration") or 0)
         print(f"streamed {streamed:.2f} s, Chromium plays {duration:.2f} s")
         assert abs(duration - streamed) < 1.0
+        screen_duration = await console.evaluate(
+            "new Promise((done) => { const v = document.querySelector('#review-screen');"
+            " if (v.readyState >= 1) done(v.duration);"
+            " else v.addEventListener('loadedmetadata', () => done(v.duration)); })"
+        )
+        print(f"screen shared {stopped_at - shared_at:.2f} s, recorded {screen_duration:.2f} s")
+        assert abs(screen_duration - (stopped_at - shared_at)) < 1.5
 
         # The marker is where the alert started; a click plays from 3 s before it.
         marker = f".marker[data-alert-id='{alert['id']}']"
@@ -160,6 +206,7 @@ async def test_a_proctor_reviews_a_recorded_attempt_in_the_player(
         )
         assert await console.evaluate("document.querySelector('#review-camera').playbackRate") == 8
         assert await console.evaluate("document.querySelector('#review-camera').videoWidth") > 0
+        assert await console.evaluate("document.querySelector('#review-screen').videoWidth") > 0
         await console.click("#review-play")  # pause
         await screenshot(console, "console-review-player")
 
@@ -171,6 +218,10 @@ async def test_a_proctor_reviews_a_recorded_attempt_in_the_player(
         reviewed = await rest.call("GET", f"/api/alerts/{alert['id']}", paula)
         assert reviewed["review_status"] == "confirmed"
         assert reviewed["review_note"] == "Two people at the desk."
+        [stopped] = await screen_stopped()
+        await console.click(f"#review-alerts [data-alert-id='{stopped['id']}'] .review-dismiss")
+        await console.wait_for_selector(f"#review-alerts [data-alert-id='{stopped['id']}']"
+                                        "[data-review=dismissed]")  # fmt: skip
         await console.click(".modal-head .icon-btn")
         await console.wait_for_selector(f"{row}[data-reviewed=true]")
 
@@ -183,3 +234,61 @@ async def test_a_proctor_reviews_a_recorded_attempt_in_the_player(
         assert len(faces) == 2, f"{len(faces)} faces at the multiple_faces marker ({at:.2f} s)"
         assert errors == []
     assert time.monotonic() - started < 90
+
+
+async def test_sharing_a_tab_is_refused_by_the_page_and_reported(
+    settings: Settings, media: FakeMedia
+) -> None:
+    # Chromium's own picker, told to pick the tab with this title: a tab, not the screen.
+    picks_a_tab = "--auto-select-tab-capture-source-by-title=Reference notes"
+    async with (
+        serve(settings) as server,
+        aiohttp.ClientSession() as http,
+        chromium(media, grant_media=False, extra_args=(picks_a_tab,)) as browser,
+    ):
+        base = server.url
+        rest = Rest(http, base)
+        admin = await rest.login(*ADMIN)
+        exam = await rest.call(
+            "POST",
+            "/api/exams",
+            admin,
+            json={"title": "Screen", "duration_minutes": 10, "record_screen": True},
+        )
+        await enrolled_candidate(rest, http, base, admin, exam["id"], "barack")
+        context = await browser.new_context(viewport=VIEWPORT, bypass_csp=True)
+        await context.grant_permissions(["camera", "microphone"], origin=base)
+        other = await context.new_page()
+        await other.goto(base + "/proctor")
+        await other.evaluate("document.title = 'Reference notes'")  # the tab the picker picks
+        candidate = await context.new_page()
+        errors: list[str] = []
+        candidate.on("pageerror", lambda error: errors.append(str(error)))
+        await candidate.goto(base + "/")
+        await candidate.fill("#auth-username", "barack")
+        await candidate.fill("#auth-password", "candidate-pass-1")
+        await candidate.click("#auth-submit")
+        await candidate.wait_for_selector("#check-photo[data-ok=true]")
+        await candidate.click(".start-exam")
+        await candidate.click("#confirm-ok")
+        await candidate.wait_for_selector(
+            "#connection-status[data-state=connected]", timeout=20_000
+        )
+        session_id = int(await candidate.get_attribute("#exam-view", "data-session-id") or 0)
+
+        await candidate.click("#share-screen")
+        await candidate.wait_for_selector("#screen-gate[data-refused=browser]", timeout=10_000)
+        assert "entire screen" in (await candidate.text_content("#screen-gate-text") or "")
+        assert await candidate.is_hidden("#questions")
+        assert await candidate.get_attribute("#screen-gate", "data-shared") == "false"
+
+        async def reported() -> list[Any]:
+            query = f"/alerts?session_id={session_id}&kind=not_entire_screen"
+            return list((await rest.call("GET", query, admin))["alerts"])
+
+        [alert] = await wait_for(reported, 10, "the not_entire_screen alert")
+        assert alert["message"] == "a browser tab was shared instead of the entire screen"
+        await screenshot(candidate, "candidate-screen-refused")
+        recording = await rest.call("GET", f"/api/sessions/{session_id}/recording", admin)
+        assert "screen" not in [t["track"] for t in recording["tracks"]]
+        assert errors == []
