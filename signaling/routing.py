@@ -37,7 +37,7 @@ def pin_declared_ssrcs(pc: RTCPeerConnection) -> int:
     sections = {m.rtp.muxId: m for m in SessionDescription.parse(remote.sdp).media}
     pinned = 0
     for transceiver in pc.getTransceivers():
-        media = sections.get(transceiver.mid)
+        media = None if transceiver.mid is None else sections.get(transceiver.mid)
         receiver = transceiver.receiver
         router = getattr(receiver.transport, "_rtp_router", None)
         if media is None or router is None:
