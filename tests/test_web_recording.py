@@ -225,6 +225,16 @@ async def test_a_proctor_reviews_a_recorded_attempt_in_the_player(
         await console.click(".modal-head .icon-btn")
         await console.wait_for_selector(f"{row}[data-reviewed=true]")
 
+        # The alert history links each incident to its moment in the recording.
+        await console.click("#tab-alerts")
+        await console.click(f"tr[data-alert-id='{alert['id']}'] .play-moment")
+        await console.wait_for_function(
+            "(() => { const v = document.querySelector('#review-camera');"
+            f" return v && v.readyState >= 1 && Math.abs(v.currentTime - {max(0, at - 3)}) < 0.5;"
+            " })()"
+        )
+        await console.click(".modal-head .icon-btn")
+
         # What the marker shows, decoded from the file the player played.
         recording = await rest.call("GET", f"/api/sessions/{session_id}/recording", paula)
         url = recording["tracks"][0]["url"]

@@ -20,8 +20,10 @@ function secondsBetween(later, earlier) {
 }
 
 export class RecordingPlayer {
-  constructor(api, entry, onReviewed) {
+  /** `startAt`: an alert id to play from (a few seconds before it started). */
+  constructor(api, entry, onReviewed, startAt = null) {
     this.api = api;
+    this.startAt = startAt;
     this.entry = entry;
     this.onReviewed = onReviewed;
     this.sessionId = entry.session_id;
@@ -103,6 +105,8 @@ export class RecordingPlayer {
 
   onMetadata() {
     this.body.dataset.duration = String(this.video.duration);
+    const first = this.alerts.find((a) => a.id === this.startAt);
+    if (first) this.jumpTo(first);
     clear(
       this.markers,
       this.alerts.map((alert) => {
