@@ -17,17 +17,19 @@ from api.accounts import create_user
 from api.attempts import expire_overdue
 from api.console_feed import ConsoleFeed
 from api.errors import ApiError, error_middleware
+from api.health import METRICS, MetricsState, metrics_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
 from auth.media import MediaPasses
 from auth.throttle import LoginThrottle
 from auth.tokens import TokenIssuer
+from cluster.node import ClusterNode
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
 from live.hub import LiveHub
 from live.pipeline import LivePipeline
 from live.worker_hub import WorkerHub
 from storage.alert_store import INTERRUPTED, end_stale_incidents
-from storage.blobs import FileBlobStore
+from storage.blobs import blob_store
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Role, User, utcnow
 from storage.retention import purge_expired
@@ -37,18 +39,27 @@ log = logging.getLogger("proctor")
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secret_key(settings)
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    metrics = MetricsState(settings.resolved_node_id)
+    app = web.Application(
+        middlewares=[metrics_middleware(metrics.http), error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[METRICS] = metrics
     engine = create_engine(settings.resolved_database_url)
+    db = session_factory(engine)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
-        db=session_factory(engine),
+        db=db,
         tokens=TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
         throttle=LoginThrottle(settings.login_attempts, settings.login_window_seconds),
-        blobs=FileBlobStore(settings.data_dir),
+        blobs=blob_store(settings.data_dir, settings.clustered, db),
         media_passes=MediaPasses(settings.secret_key, settings.token_ttl_seconds),
     )
     setup_routes(app, OPERATIONS)
+    if settings.clustered:
+        node = app[SERVICES].node = ClusterNode(settings, db)
+        node.setup_routes(app)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_context)
     app.cleanup_ctx.append(deadline_context)
@@ -61,7 +72,8 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
     services.settings.data_dir.mkdir(parents=True, exist_ok=True)
     await migrate(services.engine)
     async with services.db() as db:
-        if stale := await end_stale_incidents(db, utcnow()):
+        node = services.settings.resolved_node_id if services.settings.clustered else None
+        if stale := await end_stale_incidents(db, utcnow(), node):
             log.warning(
                 "ended the open incidents of %d attempts left by a previous run that did not "
                 "shut down (%s)",
@@ -77,19 +89,25 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
 
 async def live_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
-    live: LivePipeline
+    local: LivePipeline
     if services.settings.live_workers:
-        live = WorkerHub(services.settings, services.db)
-        await live.start()
+        local = WorkerHub(services.settings, services.db)
+        await local.start()
     else:
-        live = LiveHub(services.settings, services.db, services.blobs)
-    services.live = live
-    async with ConsoleFeed(services, live).running() as feed:
+        local = LiveHub(services.settings, services.db, services.blobs)
+    async with contextlib.AsyncExitStack() as stack:
+        live: LivePipeline = local
+        if services.node is not None:
+            live = await stack.enter_async_context(services.node.running(local))
+        services.live = live
+        feed = await stack.enter_async_context(ConsoleFeed(services, live).running())
         services.console_feed = feed
+        if services.node is not None:
+            services.node.watched = feed.bus.subscribed_exams
         yield
         services.console_feed = None
     # Before the database goes: open incidents are ended and stored, peers hung up.
-    await live.close()
+    await local.close()
     services.live = None
 
 

@@ -34,6 +34,9 @@ class DeliveredAlert:
     """The stored row's id, filled in by the dispatcher from what the store returns."""
     evidence_path: str | None = None
     """Snapshot file kept as evidence, relative to the data directory, if any."""
+    fence: int | None = None
+    """The writer's hold on the attempt; the store refuses it once another writer holds it
+    (`storage.ownership`). None: not checked."""
 
 
 class AlertSink(Protocol):
@@ -57,10 +60,12 @@ class AlertDispatcher:
         store_backoff: float = 0.25,
         store_timeout: float = 5.0,
         sink_timeout: float = 2.0,
+        final_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         """`store_backoff` is the first retry delay, doubled on each further attempt. A store
         attempt that times out may still have committed, so the store must be idempotent per
-        (incident_id, state) - an upsert by incident_id is."""
+        (incident_id, state) - an upsert by incident_id is. `final_errors`: store failures
+        that trying again cannot mend (the attempt belongs to another node now)."""
         if not sinks:
             raise ValueError("sinks: expected the alert store first, got no sinks")
         if store_attempts < 1:
@@ -71,6 +76,7 @@ class AlertDispatcher:
         self._store_backoff = store_backoff
         self._store_timeout = store_timeout
         self._sink_timeout = sink_timeout
+        self._final_errors = final_errors
 
     async def dispatch(self, alert: DeliveredAlert) -> DeliveredAlert:
         """Store `alert`, then fan it out; returns it with `alert_id` set by the store.
@@ -85,12 +91,15 @@ class AlertDispatcher:
     async def _stored(self, alert: DeliveredAlert) -> DeliveredAlert:
         event = alert.event
         error: Exception | None = None
+        attempt = 0
         for attempt in range(1, self._store_attempts + 1):
             try:
                 async with asyncio.timeout(self._store_timeout):
                     alert_id = await self._store.deliver(alert)
             except Exception as exc:  # any failure of the store is retried the same way
                 error = exc
+                if isinstance(exc, self._final_errors):
+                    break
                 if attempt < self._store_attempts:
                     log.warning(
                         "session %s: storing %s %s (%s) failed, attempt %d of %d: %r",
@@ -113,10 +122,10 @@ class AlertDispatcher:
             event.state,
             event.incident_id,
             alert.exam_id,
-            self._store_attempts,
+            attempt,
             exc_info=error,
         )
-        raise AlertNotStored(event.incident_id, alert.session_id, self._store_attempts) from error
+        raise AlertNotStored(event.incident_id, alert.session_id, attempt) from error
 
     async def _deliver(self, sink: AlertSink, alert: DeliveredAlert) -> bool:
         try:

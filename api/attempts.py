@@ -30,6 +30,7 @@ from api.schemas import (
     SubmitOut,
 )
 from api.services import Services
+from storage.db import SWEEP_LOCK, only_one_node
 from storage.models import Answer, Exam, ExamSession, Role, SessionStatus, User, utcnow
 
 SUBMIT_GRACE = timedelta(seconds=30)
@@ -229,8 +230,11 @@ async def terminate_session(call: Call) -> SessionOut:
 
 
 async def expire_overdue(services: Services) -> int:
-    """Close every active attempt past its deadline (graded on saved answers, peer hung up)."""
+    """Close every active attempt past its deadline (graded on saved answers, peer hung up);
+    with several nodes, on one of them at a time."""
     async with services.db() as db:
+        if not await only_one_node(db, SWEEP_LOCK):
+            return 0
         overdue = (
             await db.execute(
                 select(ExamSession).where(

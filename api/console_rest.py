@@ -65,7 +65,6 @@ async def send_message(call: Call) -> MessageOut:
     )
     if not (await pipeline.ask(SendToPage(message=message))).delivered:
         raise conflict("not_connected", "the candidate is not connected: the message was not sent")
-    pipeline.bus.publish(session.exam_id, message)
     async with call.services.db() as db:
         record(
             db,

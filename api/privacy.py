@@ -29,7 +29,7 @@ from api.audit import AuditAction, record
 from api.errors import conflict, not_found
 from api.operation import Call
 from api.schemas_review import DeletionOut
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, reference_key
 from storage.models import (
     Alert,
     Answer,
@@ -71,8 +71,10 @@ async def _rows(db: AsyncSession, model: type[Base], *where: Any) -> list[Any]:
     return list((await db.execute(select(model).where(*where))).scalars())
 
 
-def _media_prefixes(session_ids: list[int]) -> list[str]:
-    return [p for sid in session_ids for p in (f"recordings/{sid}", evidence_prefix(sid))]
+def _media_prefixes(user_id: int, session_ids: list[int]) -> list[str]:
+    """Where the candidate's files are: the reference crop, each attempt's media."""
+    attempts = [p for sid in session_ids for p in (f"recordings/{sid}", evidence_prefix(sid))]
+    return [reference_key(user_id), *attempts]
 
 
 async def _held_about(db: AsyncSession, user: User) -> dict[str, Any]:
@@ -130,7 +132,8 @@ async def export_candidate(call: Call) -> web.StreamResponse:
     session_ids = [attempt["id"] for attempt in held["attempts"]]
     with tempfile.TemporaryDirectory(prefix="proctor-export-") as scratch:
         path = Path(scratch) / "export.zip"
-        await _write_zip(path, held, services.blobs, _media_prefixes(session_ids))
+        prefixes = _media_prefixes(user_id, session_ids)
+        await _write_zip(path, held, services.blobs, prefixes)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "application/zip",
@@ -157,7 +160,8 @@ async def _write_zip(
             archive.writestr, "candidate.json", text, compress_type=zipfile.ZIP_DEFLATED
         )
         for prefix in prefixes:
-            for key in await blobs.keys(prefix):
+            found = [prefix] if await blobs.size(prefix) is not None else []
+            for key in found + await blobs.keys(prefix):
                 member = await asyncio.to_thread(archive.open, f"media/{key}", "w")
                 try:
                     position = 0
@@ -193,7 +197,7 @@ async def delete_candidate(call: Call) -> DeletionOut:
     session_ids = [s.id for s in sessions]
     not_deleted: list[str] = []
     files = 0
-    for prefix in _media_prefixes(session_ids):
+    for prefix in _media_prefixes(user_id, session_ids):
         try:
             files += await services.blobs.delete_prefix(prefix)
         except OSError as error:

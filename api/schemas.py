@@ -243,6 +243,27 @@ class ReferencePhotoOut(BaseModel):
     enrolled_at: datetime
 
 
+class ReferenceCheckOut(BaseModel):
+    """What enrolment would say of a photo, with the figures behind it (None: no single face
+    to measure)."""
+
+    usable: bool
+    code: str | None
+    """Why it would be refused: `no_face`, `multiple_faces`, `face_too_small`, `face_cut`,
+    `face_turned`, `face_blurred`, `face_too_dark`, `face_too_bright`, `face_noisy`."""
+    failed: list[str]
+    """Every reason, when several apply (`code` is the first)."""
+    message: str
+    width_px: float | None
+    """Face width in the photo's pixels (enrolment wants 80 or more)."""
+    yaw: float | None
+    """Head turn in degrees (enrolment wants at most 30 either way)."""
+    sharpness: float | None
+    brightness: float | None
+    contrast: float | None
+    noise: float | None
+
+
 class MessageBody(StrictBody):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 

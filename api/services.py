@@ -18,6 +18,7 @@ from storage.blobs import BlobStore
 
 if TYPE_CHECKING:
     from api.console_feed import ConsoleFeed
+    from cluster.node import ClusterNode
 
 
 @dataclass(slots=True)
@@ -36,6 +37,8 @@ class Services:
     """The live proctoring pipeline; None until it has started (see `pipeline`)."""
     console_feed: ConsoleFeed | None = None
     """What the consoles receive, worked out once per event; None until started."""
+    node: ClusterNode | None = None
+    """This node's part in a cluster (PROCTOR_REDIS_URL); None on a single box."""
     console_sockets: set[web.WebSocketResponse] = field(default_factory=set)
     """Open console WebSockets, closed first at shutdown."""
 

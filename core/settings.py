@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,26 @@ class Settings:
         "ask the institution for a copy of everything held about you, or for its deletion."
     )
     """What candidates agree to before their reference photo and recording."""
+    redis_url: str = ""
+    """Set: one node of several, sharing the database and this Redis (`cluster/`)."""
+    node_id: str = ""
+    """This node's name among the others; empty: "local" alone, host:port in a cluster."""
+    node_url: str = ""
+    """How the other nodes reach this one (http://address:port); empty: from host and port."""
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def resolved_node_id(self) -> str:
+        if self.node_id:
+            return self.node_id
+        return f"{socket.gethostname()}:{self.port}" if self.clustered else "local"
+
+    @property
+    def resolved_node_url(self) -> str:
+        return self.node_url or f"http://{self.host}:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:
@@ -236,12 +257,44 @@ def load_settings(
         values["ice_servers"] = _ice_servers("PROCTOR_ICE_SERVERS", servers)
     if hosts := env.get("PROCTOR_ICE_HOSTS"):
         values["ice_hosts"] = _csv(hosts)
+    if redis := env.get("PROCTOR_REDIS_URL"):
+        if not redis.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"PROCTOR_REDIS_URL={redis!r} is not a redis:// or unix:// URL")
+        values["redis_url"] = redis
+    if node := env.get("PROCTOR_NODE_ID"):
+        values["node_id"] = node[:128]
+    if node_url := env.get("PROCTOR_NODE_URL"):
+        if not node_url.startswith(("http://", "https://")):
+            raise SettingsError(f"PROCTOR_NODE_URL={node_url!r} is not an http(s):// URL")
+        values["node_url"] = node_url.rstrip("/")
     admin_user, admin_pass = env.get("PROCTOR_ADMIN_USERNAME"), env.get("PROCTOR_ADMIN_PASSWORD")
     if bool(admin_user) != bool(admin_pass):
         raise SettingsError("PROCTOR_ADMIN_USERNAME and PROCTOR_ADMIN_PASSWORD go together")
     if admin_user and admin_pass:
         values["admin_username"], values["admin_password"] = admin_user, admin_pass
-    return Settings(**values), args  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.clustered:
+        _check_cluster(settings)
+    return settings, args
+
+
+def _check_cluster(settings: Settings) -> None:
+    """Several nodes share everything: state that would differ per node is refused here."""
+    if not settings.secret_key:
+        raise SettingsError(
+            "PROCTOR_REDIS_URL (several nodes) needs PROCTOR_SECRET_KEY, the same on every "
+            "node: a key generated per node would make each node refuse the others' tokens"
+        )
+    if not settings.database_url or settings.database_url.startswith("sqlite"):
+        raise SettingsError(
+            "PROCTOR_REDIS_URL (several nodes) needs PROCTOR_DATABASE_URL on a shared "
+            "PostgreSQL (postgresql+asyncpg://...), not SQLite"
+        )
+    if not settings.node_url and settings.host in ("0.0.0.0", "::", ""):
+        raise SettingsError(
+            "PROCTOR_REDIS_URL (several nodes) needs PROCTOR_NODE_URL, the address the other "
+            "nodes reach this one on, when PROCTOR_HOST listens on every address"
+        )
 
 
 def _size(name: str, value: str) -> tuple[int, int]:

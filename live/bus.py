@@ -101,15 +101,21 @@ class ExamBacklog(Generic[M]):
     async def next(self) -> tuple[int, M | Missed] | None:
         """The next (exam id, message); None once the bus has closed and all is read."""
         while True:
-            if self._missed:
-                exam_id = next(iter(self._missed))
-                return exam_id, Missed(count=self._missed.pop(exam_id))
-            if self._items:
-                return self._items.popleft()
+            if (item := self.take_ready()) is not None:
+                return item
             if self._closed:
                 return None
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    def take_ready(self) -> tuple[int, M | Missed] | None:
+        """The next (exam id, message) if one is waiting; None otherwise (never waits)."""
+        if self._missed:
+            exam_id = next(iter(self._missed))
+            return exam_id, Missed(count=self._missed.pop(exam_id))
+        if self._items:
+            return self._items.popleft()
+        return None
 
 
 Listener = Callable[[int, M], None]
@@ -134,6 +140,10 @@ class ExamBus(Generic[M]):
 
     def has_subscribers(self, exam_id: int) -> bool:
         return bool(self._subscribers.get(exam_id))
+
+    def subscribed_exams(self) -> set[int]:
+        """The exams somebody subscribes to now."""
+        return {exam_id for exam_id, subs in self._subscribers.items() if subs}
 
     @asynccontextmanager
     async def subscribe(self, exam_id: int) -> AsyncIterator[Subscription[M]]:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import TypeVar, cast
 
 import numpy as np
@@ -24,10 +25,12 @@ from detectors.pipeline import AnalyzerSettings
 from live.admission import Admission, AnalysisLoad, LoopLag
 from live.analysis import analysis_placement
 from live.bus import ConsoleBus
+from live.counters import LiveCounters
 from live.messages import AlertMessage, FaceBoxOut, SessionChanged
 from live.protocol import (
     Close,
     Done,
+    IdentityStats,
     LiveRefused,
     LiveSessionStats,
     LiveState,
@@ -57,8 +60,9 @@ from signaling.errors import InvalidOffer
 from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, reference_key
 from storage.models import Exam, ReferenceFace
+from storage.ownership import Fenced, claim
 from storage.writer import AlertWriter
 
 logger = logging.getLogger(__name__)
@@ -80,8 +84,11 @@ class LiveHub:
         self._opening = asyncio.Lock()
         self._writer = AlertWriter(settings.resolved_database_url, db)
         dispatcher = AlertDispatcher(
-            [StoreSink(self._writer), ChannelSink(self._peer_of), ConsoleSink(self.bus)]
+            [StoreSink(self._writer), ChannelSink(self._peer_of), ConsoleSink(self.bus)],
+            final_errors=(Fenced,),
         )
+        self._node = settings.resolved_node_id
+        self.counters = LiveCounters()
         self.analysis = analysis_placement(
             settings.analysis_processes,
             settings.detector_threads,
@@ -102,6 +109,8 @@ class LiveHub:
             stream_lost_grace=settings.stream_lost_grace_seconds,
             analyzer=AnalyzerSettings(identity_interval=settings.identity_interval_seconds),
             analysis=self.analysis,
+            counters=self.counters,
+            lost=self._lost,
         )
         self._closing: set[asyncio.Task[None]] = set()
         self.loop_lag = LoopLag()
@@ -164,12 +173,15 @@ class LiveHub:
                         )
                     )
                 ).scalar_one_or_none()
+                fence = await claim(db, ref.session_id, self._node)
             live = LiveSession(
                 self._context,
                 session_id=ref.session_id,
                 exam_id=ref.exam_id,
                 rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
+                reference_crop=await self._context.blobs.get(reference_key(ref.candidate_id)),
+                fence=fence,
             )
             self._sessions[ref.session_id] = live
             started = SessionChanged(session_id=ref.session_id, event="started")
@@ -215,8 +227,12 @@ class LiveHub:
         )
 
     def _send_to_page(self, request: SendToPage) -> bool:
+        """Sent to the page and, once delivered, echoed to the exam's consoles."""
         live = self._sessions.get(request.message.session_id)
-        return live is not None and live.send_to_page(request.message)
+        if live is None or not live.send_to_page(request.message):
+            return False
+        self.bus.publish(live.exam_id, request.message)
+        return True
 
     async def _watch(self, request: Watch) -> WatchAnswer:
         live = self._sessions.get(request.session_id)
@@ -263,6 +279,7 @@ class LiveHub:
                     last_latency_s=None if video is None else video.last_latency_s,
                     audio_frames_received=0 if audio is None else audio.frames_received,
                     audio_chunks_processed=0 if audio is None else audio.chunks_processed,
+                    identity=None if live is None else IdentityStats(**asdict(live.identity)),
                 )
             )
         # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.
@@ -270,21 +287,38 @@ class LiveHub:
         return LiveStats(
             now=time.monotonic(),
             peers=len(self.peers),
+            live_sessions=len(self._sessions),
             executor_queue=None if queue is None else queue.qsize(),
             loop_lag_s=self.loop_lag.worst(),
             analysis_load=self.analysis_load.share(),
             offers_refused=self.admission.refused,
+            analyses=self.counters.analyses,
+            stores_failed=self.counters.stores_failed,
+            analysis_latency=self.counters.analysis_latency.snapshot(),
+            delivery_latency=self.counters.delivery_latency.snapshot(),
+            worker_restarts=0,
             sessions=sessions,
         )
+
+    def _lost(self, session_id: int) -> None:
+        """Another node took the attempt: drop it here without a word (it is not over)."""
+        logger.warning("session %s: held by another node now; hanging up here", session_id)
+        self._close_in_background(self._sessions.pop(session_id, None))
+
+    def _close_in_background(self, live: LiveSession | None) -> None:
+        if live is not None:
+            task = asyncio.get_running_loop().create_task(
+                live.close(), name=f"close-{live.session_id}"
+            )
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def session_closed(self, session_id: int) -> None:
         """The attempt ended (submitted, terminated, expired): flush and hang up, soon."""
         live = self._sessions.pop(session_id, None)
         if live is not None:
             self.bus.publish(live.exam_id, SessionChanged(session_id=session_id, event="ended"))
-            task = asyncio.get_running_loop().create_task(live.close(), name=f"close-{session_id}")
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+        self._close_in_background(live)
 
     async def close(self) -> None:
         """Server shutdown: end every open incident (stored), close every connection."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from live.counters import HistogramOut
 from live.messages import AlertMessage, ConsoleMessage, FaceBoxOut, ProctorMessage
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Close",
     "Done",
     "LiveRefused",
+    "IdentityStats",
     "LiveSessionStats",
     "LiveState",
     "LiveStates",
@@ -144,6 +146,17 @@ class LiveStates(_Model):
     """The live ones among the sessions asked about."""
 
 
+class IdentityStats(_Model):
+    """One session's identity checks by verdict (`detectors.base.IdentityCounts`)."""
+
+    match: int
+    uncertain: int
+    mismatch: int
+    unusable: int
+    """Frames on which a check was due but the face was too small, turned, blurred or badly
+    lit to be judged: not evidence either way."""
+
+
 class LiveSessionStats(_Model):
     session_id: int
     connection_state: str | None
@@ -164,6 +177,8 @@ class LiveSessionStats(_Model):
     audio_frames_received: int
     """Decoded audio frames read so far: one per packet (~8 a second at 120 ms)."""
     audio_chunks_processed: int
+    identity: IdentityStats | None = None
+    """None until the session's live analysis exists."""
 
 
 class LiveStats(_Model):
@@ -171,6 +186,8 @@ class LiveStats(_Model):
     """The server's `time.monotonic()` when the counters were read (one clock for every
     process of a machine)."""
     peers: int
+    live_sessions: int
+    """Attempts this pipeline holds (streaming or uploading)."""
     executor_queue: int | None
     """Detector jobs waiting for a worker thread (None if the executor does not say)."""
     loop_lag_s: float
@@ -180,6 +197,14 @@ class LiveStats(_Model):
     with several; `live.admission.AnalysisLoad`)."""
     offers_refused: int
     """New live candidates refused so far because the server was at its limit."""
+    analyses: int
+    """Frames analysed so far (repeats of a still picture not counted)."""
+    stores_failed: int
+    """Alert events that could not be stored (and so were sent nowhere)."""
+    analysis_latency: HistogramOut
+    delivery_latency: HistogramOut
+    worker_restarts: int
+    """Live worker processes started again after dying."""
     sessions: list[LiveSessionStats]
 
 

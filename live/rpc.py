@@ -31,7 +31,7 @@ from live.protocol import (
     WorkerEvent,
 )
 
-__all__ = ["EVENTS_BACKLOG", "RpcClient", "serve_rpc"]
+__all__ = ["EVENTS_BACKLOG", "RpcClient", "Sign", "rpc_handler", "serve_rpc"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +47,36 @@ CALL_TIMEOUT = aiohttp.ClientTimeout(total=30.0)
 Answer = Callable[[Req[Any]], Awaitable[BaseModel]]
 
 
-class RpcClient:
-    """Asks one live worker; a transport failure is `LiveRefused(UNAVAILABLE)`."""
+Sign = Callable[[bytes], dict[str, str]]
+"""Headers that prove a request's origin (between nodes: `cluster.signing`)."""
 
-    def __init__(self, connector: aiohttp.BaseConnector, name: str) -> None:
+
+class RpcClient:
+    """Asks one live worker (or, with `base` and `sign`, another node); a transport failure
+    is `LiveRefused(UNAVAILABLE)`."""
+
+    def __init__(
+        self,
+        connector: aiohttp.BaseConnector,
+        name: str,
+        *,
+        base: str = "http://worker",
+        path: str = RPC_PATH,
+        sign: Sign | None = None,
+    ) -> None:
         self._http = aiohttp.ClientSession(connector=connector, timeout=CALL_TIMEOUT)
         self._name = name
+        self.base = base
+        self._url = base + path
+        self._sign = sign
 
     async def ask(self, request: Req[R]) -> R:
+        data = request.model_dump_json().encode()
+        headers = {"Content-Type": "application/json"}
+        if self._sign is not None:
+            headers.update(self._sign(data))
         try:
-            async with self._http.post(
-                f"http://worker{RPC_PATH}",
-                data=request.model_dump_json(),
-                headers={"Content-Type": "application/json"},
-            ) as response:
+            async with self._http.post(self._url, data=data, headers=headers) as response:
                 body = await response.read()
                 if response.status == 409:
                     raise Refused.model_validate_json(body).error()
@@ -74,7 +90,7 @@ class RpcClient:
 
     async def events(self) -> AsyncIterator[WorkerEvent]:
         """The worker's console messages until the connection ends (then returns)."""
-        async with self._http.ws_connect(f"http://worker{EVENTS_PATH}", heartbeat=20.0) as ws:
+        async with self._http.ws_connect(f"{self.base}{EVENTS_PATH}", heartbeat=20.0) as ws:
             async for message in ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
                     yield WORKER_EVENT.validate_json(message.data)
@@ -87,17 +103,6 @@ def serve_rpc(app: web.Application, answer: Answer, bus: ConsoleBus) -> None:
     """The worker's side: requests to `answer`, `bus` streamed to the events socket (closed
     when `app` shuts down)."""
     sockets: set[web.WebSocketResponse] = set()
-
-    async def rpc(request: web.Request) -> web.StreamResponse:
-        try:
-            parsed = REQUEST.validate_json(await request.read())
-        except ValidationError as error:
-            return web.json_response({"error": str(error)}, status=400)
-        try:
-            reply = await answer(parsed)
-        except LiveRefused as refused:
-            return _json(Refused(refused=refused.reason, message=refused.message), status=409)
-        return _json(reply)
 
     async def events(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=20.0)
@@ -113,8 +118,25 @@ def serve_rpc(app: web.Application, answer: Answer, bus: ConsoleBus) -> None:
         for ws in list(sockets):
             await ws.close()
 
-    app.add_routes([web.post(RPC_PATH, rpc), web.get(EVENTS_PATH, events)])
+    app.add_routes([web.post(RPC_PATH, rpc_handler(answer)), web.get(EVENTS_PATH, events)])
     app.on_shutdown.append(close_sockets)
+
+
+def rpc_handler(answer: Answer) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A request's JSON to `answer`, its reply (or refusal) back as JSON."""
+
+    async def rpc(request: web.Request) -> web.StreamResponse:
+        try:
+            parsed = REQUEST.validate_json(await request.read())
+        except ValidationError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        try:
+            reply = await answer(parsed)
+        except LiveRefused as refused:
+            return _json(Refused(refused=refused.reason, message=refused.message), status=409)
+        return _json(reply)
+
+    return rpc
 
 
 def _json(model: BaseModel, status: int = 200) -> web.Response:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -23,11 +22,13 @@ from alerts.events import AlertEvent, IncidentState
 from alerts.presets import RuleBook
 from core.kinds import AlertKind
 from core.tasks import spawn
-from detectors.base import FrameAnalysis, Observation
+from detectors.base import FrameAnalysis, IdentityCounts, Observation
 from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, to_bgr
 from live.analysis import AnalysisPlacement, Analyzer
 from live.broadcast import Broadcast
 from live.bus import ConsoleBus
+from live.counters import LiveCounters
+from live.identity_evidence import beside_reference
 from live.messages import Overlay, ProctorMessage, SessionChanged, SessionEvent
 from live.page_events import observations_from_page
 from live.protocol import OfferAnswer
@@ -40,6 +41,7 @@ from signaling.ice import IceSettings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
 from storage.blobs import BlobStore
+from storage.ownership import Fenced
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +51,13 @@ def evidence_key(name: str) -> str:
     return f"evidence/{name}"
 
 
-def _evidence_jpeg(frame: np.ndarray) -> bytes:
+def _evidence_jpeg(frame: np.ndarray, reference: bytes | None, caption: str) -> bytes:
+    """The frame as JPEG; beside the enrolled face crop `reference`, captioned, when given."""
+    picture = to_bgr(frame)
+    if reference is not None:
+        picture = beside_reference(picture, reference, caption)
     quality = [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
-    ok, data = cv2.imencode(".jpg", to_bgr(frame), quality)
+    ok, data = cv2.imencode(".jpg", picture, quality)
     if not ok:
         raise RuntimeError("JPEG encoding of the evidence failed")
     return bytes(data.tobytes())
@@ -83,6 +89,9 @@ class LiveContext:
     analyzer: AnalyzerSettings
     analysis: AnalysisPlacement
     """Where frames are analysed (`live.analysis.analysis_placement`)."""
+    counters: LiveCounters
+    lost: Callable[[int], None]
+    """Called with a session whose attempt another node has taken (`Fenced`)."""
 
 
 class LiveSession:
@@ -94,12 +103,20 @@ class LiveSession:
         exam_id: int,
         rules: RuleBook,
         reference: np.ndarray | None,
+        reference_crop: bytes | None = None,
+        fence: int | None = None,
     ) -> None:
+        """`reference_crop`: the enrolled face as JPEG, shown beside face_mismatch evidence.
+        `fence`: this node's hold on the attempt, carried by every alert it stores."""
         self.session_id = session_id
+        self.fence = fence
         self.exam_id = exam_id
         self._context = context
         self._engine = RuleEngine(rules)
-        self._frames: Analyzer = context.analysis.analyzer(session_id, reference, context.analyzer)
+        self._reference_crop = reference_crop
+        self.identity = IdentityCounts()
+        analyzer = replace(context.analyzer, identity_band=rules.identity)
+        self._frames: Analyzer = context.analysis.analyzer(session_id, reference, analyzer)
         self._audio = AudioAnalyzer()
         self._frame_lock = threading.Lock()  # WebRTC and upload frames share one analyser
         self._audio_lock = threading.Lock()
@@ -241,6 +258,7 @@ class LiveSession:
         with self._frame_lock:
             analysis = self._frames.analyze(image, ts)
             self._last_frame = image
+            self.identity.add(analysis)
             return analysis
 
     def _process_audio(self, pcm: np.ndarray, rate: int, ts: float) -> list[Observation]:
@@ -248,7 +266,14 @@ class LiveSession:
         with self._audio_lock:
             return self._audio.feed(pcm, rate, ts)
 
+    def _count(self, analysis: FrameAnalysis) -> None:
+        if not analysis.repeated:
+            counters = self._context.counters
+            counters.analyses += 1
+            counters.analysis_latency.observe(time.monotonic() - analysis.ts)
+
     async def _on_analysis(self, analysis: FrameAnalysis) -> None:
+        self._count(analysis)
         self._context.bus.publish(self.exam_id, Overlay.of(self.session_id, analysis))
         await self._observe(analysis.observations)
 
@@ -268,6 +293,7 @@ class LiveSession:
         analysis = await loop.run_in_executor(
             self._context.executor, self._analyze_frame, bgr, time.monotonic()
         )
+        self._count(analysis)
         self._context.bus.publish(self.exam_id, Overlay.of(self.session_id, analysis))
         delivered = await self._observe(analysis.observations)
         return analysis, delivered
@@ -294,10 +320,21 @@ class LiveSession:
                 evidence = None
                 if event.state == IncidentState.STARTED:
                     evidence = await self._save_evidence(event)
-                alert = DeliveredAlert(event, self.session_id, self.exam_id, evidence_path=evidence)
-                # AlertNotStored is logged loudly by the dispatcher; nobody was told about it.
-                with contextlib.suppress(AlertNotStored):
+                alert = DeliveredAlert(
+                    event, self.session_id, self.exam_id, evidence_path=evidence, fence=self.fence
+                )
+                started = time.monotonic()
+                try:
                     delivered.append(await self._context.dispatcher.dispatch(alert))
+                except AlertNotStored as error:  # logged by the dispatcher; nobody was told
+                    self._context.counters.stores_failed += 1
+                    if isinstance(error.__cause__, Fenced):
+                        # Another node holds the attempt now: hang up, so that the page
+                        # reconnects to it.
+                        self._context.lost(self.session_id)
+                        return delivered
+                    continue
+                self._context.counters.delivery_latency.observe(time.monotonic() - started)
         return delivered
 
     async def _save_evidence(self, event: AlertEvent) -> str | None:
@@ -307,9 +344,12 @@ class LiveSession:
         if frame is None:
             return None
         name = f"{self.session_id}/{event.incident_id}.jpg"
+        crop = self._reference_crop if event.kind is AlertKind.FACE_MISMATCH else None
         loop = asyncio.get_running_loop()
         try:
-            jpeg = await loop.run_in_executor(self._context.executor, _evidence_jpeg, frame)
+            jpeg = await loop.run_in_executor(
+                self._context.executor, _evidence_jpeg, frame, crop, event.message
+            )
             await self._context.blobs.put(evidence_key(name), jpeg)
         except (OSError, RuntimeError):
             self._log.exception("could not keep the evidence of %s", event.incident_id)

@@ -31,6 +31,7 @@ class StoreSink:
             started_at=wall_time(event.started_at),
             ended_at=None if event.ended_at is None else wall_time(event.ended_at),
             evidence_file=alert.evidence_path,
+            fence=alert.fence,
         )
 
 

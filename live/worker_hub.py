@@ -28,6 +28,7 @@ import tempfile
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
+from functools import reduce
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
@@ -39,6 +40,7 @@ from core.tasks import cancel_and_wait, spawn
 from live.admission import Admission, LoopLag
 from live.analysis import limit_blas_threads
 from live.bus import ConsoleBus
+from live.counters import HistogramOut
 from live.messages import SessionChanged
 from live.protocol import (
     Close,
@@ -104,6 +106,7 @@ class WorkerHub:
         self._background: set[asyncio.Task[Any]] = set()
         self._relays: list[asyncio.Task[None]] = []
         self._closing = False
+        self._restarts = 0
         self.loop_lag = LoopLag()
         self.admission = Admission(
             self.loop_lag,
@@ -230,10 +233,16 @@ class WorkerHub:
         return LiveStats(
             now=time.monotonic(),  # one clock for every process of the machine
             peers=sum(p.peers for p in parts),
+            live_sessions=sum(p.live_sessions for p in parts),
             executor_queue=sum(queues) if queues else None,
             loop_lag_s=max([self.loop_lag.worst(), *(p.loop_lag_s for p in parts)]),
             analysis_load=max(p.analysis_load for p in parts),
             offers_refused=self.admission.refused + sum(p.offers_refused for p in parts),
+            analyses=sum(p.analyses for p in parts),
+            stores_failed=sum(p.stores_failed for p in parts),
+            analysis_latency=reduce(HistogramOut.plus, (p.analysis_latency for p in parts)),
+            delivery_latency=reduce(HistogramOut.plus, (p.delivery_latency for p in parts)),
+            worker_restarts=self._restarts,
             sessions=[s for p in parts for s in p.sessions],
         )
 
@@ -279,6 +288,7 @@ class WorkerHub:
             len(lost),
         )
         await self._end_interrupted(lost)
+        self._restarts += 1
         worker.start()
         await worker.wait_ready()
 

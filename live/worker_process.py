@@ -18,7 +18,7 @@ from aiohttp import web
 from core.settings import Settings
 from live.hub import LiveHub
 from live.rpc import serve_rpc
-from storage.blobs import FileBlobStore
+from storage.blobs import blob_store
 from storage.db import create_engine, session_factory
 
 __all__ = ["run_worker"]
@@ -42,7 +42,8 @@ def run_worker(settings: Settings, socket_path: str, index: int) -> None:
 async def _serve(settings: Settings, socket_path: str) -> None:
     parent = os.getppid()
     engine = create_engine(settings.resolved_database_url)
-    hub = LiveHub(settings, session_factory(engine), FileBlobStore(settings.data_dir))
+    db = session_factory(engine)
+    hub = LiveHub(settings, db, blob_store(settings.data_dir, settings.clustered, db))
     app = web.Application(client_max_size=settings.max_body_bytes)
     serve_rpc(app, hub.ask, hub.bus)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from alerts.events import AlertEvent
 from alerts.risk import risk_score
 from storage.models import Alert, ExamSession
+from storage.ownership import Fenced
 
 _SCORED = (Alert.kind, Alert.severity, Alert.started_at, Alert.ended_at, Alert.review_status)
 """The columns the risk score reads."""
@@ -26,12 +27,16 @@ def upsert_alert(
     started_at: datetime,
     ended_at: datetime | None,
     evidence_file: str | None,
+    fence: int | None = None,
 ) -> int:
     """One row per incident: the started event inserts it, later events update it; commits
     and returns the row id. Synchronous, so the whole transaction can run in one thread
     (`AlertWriter`): SQLite has one write lock for the whole database, shared by every
     process, and a transaction that went back to a busy event loop between statements held
-    it for as long as the loop ran late. Everything is read before the first write."""
+    it for as long as the loop ran late. Everything is read before the first write.
+
+    With `fence`, the write is refused (`Fenced`, nothing kept) unless the attempt's fencing
+    number is still that one (`storage.ownership`)."""
     others = [
         row
         for row in db.execute(
@@ -59,7 +64,13 @@ def upsert_alert(
     if evidence_file and not alert.evidence_file:
         alert.evidence_file = evidence_file
     score = risk_score([*others, alert])
-    db.execute(update(ExamSession).where(ExamSession.id == session_id).values(risk_score=score))
+    holds = ExamSession.id == session_id
+    if fence is not None:
+        holds &= ExamSession.live_fence == fence
+    result = db.execute(update(ExamSession).where(holds).values(risk_score=score))
+    if fence is not None and not result.rowcount:  # type: ignore[attr-defined]
+        db.rollback()
+        raise Fenced(session_id, fence)
     db.commit()
     return alert.id
 
@@ -104,9 +115,32 @@ async def end_interrupted(
     return touched
 
 
-async def end_stale_incidents(db: AsyncSession, at: datetime) -> dict[int, int]:
-    """At start-up of a server that holds every live session itself: any incident still
-    open was left by a run that died without ending it (kill -9, power loss). End them as
-    interrupted (`end_interrupted`)."""
-    stale = await db.execute(select(Alert.session_id).where(Alert.state != "ended").distinct())
-    return await end_interrupted(db, list(stale.scalars()), at)
+async def end_stale_incidents(
+    db: AsyncSession, at: datetime, node: str | None = None
+) -> dict[int, int]:
+    """At start-up: an incident still open was left by a run that died without ending it
+    (kill -9, power loss). End them as interrupted (`end_interrupted`): all of them on a
+    single server, the attempts `node` held in a cluster (the others' are theirs)."""
+    query = select(Alert.session_id).where(Alert.state != "ended").distinct()
+    if node is not None:
+        held = select(ExamSession.id).where(ExamSession.live_node == node)
+        query = query.where(Alert.session_id.in_(held))
+    return await end_interrupted(db, list((await db.execute(query)).scalars()), at)
+
+
+async def take_over(db: AsyncSession, node: str, at: datetime) -> dict[int, int]:
+    """`node` is dead: fence it out of the attempts it held (they go to whichever node their
+    candidates reconnect to) and end their open incidents as interrupted. Returns
+    {session id: exam id} of every attempt it held."""
+    rows = (
+        await db.execute(
+            update(ExamSession)
+            .where(ExamSession.live_node == node)
+            .values(live_node=None, live_fence=ExamSession.live_fence + 1)
+            .returning(ExamSession.id, ExamSession.exam_id)
+        )
+    ).all()
+    await db.commit()
+    held = {int(row.id): int(row.exam_id) for row in rows}
+    await end_interrupted(db, list(held), at)
+    return held

@@ -11,10 +11,23 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-__all__ = ["BlobStore", "FileBlobStore", "check_key"]
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import Blob
+
+__all__ = [
+    "BlobStore",
+    "DatabaseBlobStore",
+    "FileBlobStore",
+    "blob_store",
+    "check_key",
+    "reference_key",
+]
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -27,6 +40,12 @@ def check_key(key: str) -> str:
     if not parts or malformed or any(p in ("..", ".") for p in parts):
         raise ValueError(f"not a blob key: {key!r}")
     return key
+
+
+def reference_key(user_id: int) -> str:
+    """The blob key of a candidate's enrolled face crop (replaced when they enrol again),
+    shown beside face_mismatch evidence and nowhere else."""
+    return f"reference/{int(user_id)}.jpg"
 
 
 class BlobStore(Protocol):
@@ -110,9 +129,10 @@ class FileBlobStore:
     async def size(self, key: str) -> int | None:
         path = self.path(key)
         try:
-            return (await asyncio.to_thread(path.stat)).st_size
+            found = await asyncio.to_thread(path.stat)
         except FileNotFoundError:
             return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None  # a folder is no blob
 
     async def read_range(self, key: str, start: int, length: int) -> bytes:
         return await asyncio.to_thread(self._read_range, self.path(key), start, length)
@@ -143,3 +163,66 @@ class FileBlobStore:
         count = sum(len(files) for _, _, files in os.walk(path))
         shutil.rmtree(path)
         return count
+
+
+class DatabaseBlobStore:
+    """Blobs as rows of the shared database (`blobs`), for nodes that share no disk.
+
+    Chosen over an S3-compatible store because a cluster already runs PostgreSQL, backs it
+    up and replicates it: evidence (a ~30 KB JPEG per incident) needs nothing more. Large
+    media (recordings) belong on a store made for them; see README "Running on several
+    machines"."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
+
+    async def put(self, key: str, data: bytes) -> None:
+        async with self._db() as db:
+            await db.execute(delete(Blob).where(Blob.key == check_key(key)))
+            db.add(Blob(key=key, data=data))
+            await db.commit()
+
+    async def get(self, key: str) -> bytes | None:
+        async with self._db() as db:
+            found = await db.execute(select(Blob.data).where(Blob.key == check_key(key)))
+            return found.scalar_one_or_none()
+
+    async def delete_prefix(self, prefix: str) -> int:
+        async with self._db() as db:
+            result = await db.execute(delete(Blob).where((Blob.key == prefix) | _under(prefix)))
+            await db.commit()
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def put_file(self, key: str, path: Path) -> None:
+        # One row holds the whole blob: a merged recording passes through memory once.
+        await self.put(key, await asyncio.to_thread(path.read_bytes))
+
+    async def keys(self, prefix: str) -> list[str]:
+        async with self._db() as db:
+            found = await db.execute(select(Blob.key).where(_under(prefix)).order_by(Blob.key))
+            return list(found.scalars())
+
+    async def size(self, key: str) -> int | None:
+        async with self._db() as db:
+            found = await db.execute(
+                select(func.length(Blob.data)).where(Blob.key == check_key(key))
+            )
+            return found.scalar_one_or_none()
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        async with self._db() as db:
+            found = await db.execute(
+                select(func.substr(Blob.data, start + 1, length)).where(Blob.key == check_key(key))
+            )
+            return bytes(found.scalar_one_or_none() or b"")
+
+
+def _under(prefix: str) -> ColumnElement[bool]:
+    """Keys under `prefix` + "/" (LIKE, its wildcards escaped)."""
+    pattern = check_key(prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Blob.key.like(f"{pattern}/%", escape="\\")
+
+
+def blob_store(data_dir: Path, clustered: bool, db: async_sessionmaker[AsyncSession]) -> BlobStore:
+    """Files under the data dir on one box; rows of the shared database in a cluster."""
+    return DatabaseBlobStore(db) if clustered else FileBlobStore(data_dir)

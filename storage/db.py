@@ -20,6 +20,19 @@ from sqlalchemy.ext.asyncio import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x70726F63  # "proc": one advisory lock key for schema changes
+SWEEP_LOCK = 0x73776570  # "swep": one node at a time sweeps overdue attempts
+
+
+async def only_one_node(db: AsyncSession, key: int) -> bool:
+    """True if this transaction got the cluster-wide lock `key` (PostgreSQL advisory lock,
+    let go at commit); always True on SQLite, which one box uses alone."""
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    found = await db.execute(
+        sqlalchemy.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
+    )
+    return bool(found.scalar_one())
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -61,6 +74,12 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(alembic_config(connection), "head")
 
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Nodes starting together migrate one after the other; the lock goes with the
+            # transaction. (SQLite has one writer anyway.)
+            await connection.execute(
+                sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+            )
         await connection.run_sync(upgrade)
     log.info("database schema is up to date")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -171,6 +172,11 @@ class ExamSession(Base):
     max_score: Mapped[float | None] = mapped_column(Float)
     purged_at: Mapped[datetime | None]
     """When the retention job removed its recordings and evidence."""
+    live_node: Mapped[str | None] = mapped_column(String(128), index=True)
+    """The node holding the attempt's live session (`storage.ownership`)."""
+    live_fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    """Raised each time a node takes the attempt: a write carrying an older one is from a
+    node that lost it, and is refused."""
 
 
 class Answer(Base):
@@ -283,3 +289,11 @@ class AuditEntry(Base):
     subject_id: Mapped[int | None] = mapped_column(Integer)
     """The account acted on (changed, exported, deleted)."""
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+class Blob(Base):
+    """A file kept in the database, for nodes that share no disk (`storage.blobs`)."""
+
+    __tablename__ = "blobs"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, reference_key
 from storage.models import Alert, Exam, ExamSession, Recording, ReferenceFace, SessionStatus
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class PurgeReport:
     """Attempts whose recordings and evidence were removed."""
     files: int = 0
     descriptors: int = 0
-    """Candidates whose face descriptor was removed."""
+    """Candidates whose face descriptor and reference crop were removed."""
 
 
 async def purge_expired(
@@ -75,22 +75,38 @@ async def purge_expired(
             await session.commit()
         report.sessions.append(session_id)
         report.files += files
-    report.descriptors = await _purge_descriptors(db, default_days, now)
+    report.descriptors = await _purge_faces(db, blobs, default_days, now)
     return report
 
 
-async def _purge_descriptors(
-    db: async_sessionmaker[AsyncSession], default_days: int, now: datetime
+async def _purge_faces(
+    db: async_sessionmaker[AsyncSession], blobs: BlobStore, default_days: int, now: datetime
 ) -> int:
+    """Face descriptors and reference crops no attempt needs any more; how many."""
     # An attempt not purged yet (active ones included) still needs the descriptor.
     still_needed = exists().where(
         ExamSession.candidate_id == ReferenceFace.user_id, ExamSession.purged_at.is_(None)
     )
     async with db() as session:
-        result = await session.execute(
-            delete(ReferenceFace).where(
-                ReferenceFace.created_at <= now - timedelta(days=default_days), ~still_needed
-            )
+        users = list(
+            (
+                await session.execute(
+                    select(ReferenceFace.user_id).where(
+                        ReferenceFace.created_at <= now - timedelta(days=default_days),
+                        ~still_needed,
+                    )
+                )
+            ).scalars()
         )
-        await session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    purged = 0
+    for user_id in users:
+        try:
+            await blobs.delete_prefix(reference_key(user_id))
+        except OSError:
+            logger.exception("user %s: the reference crop could not be purged; next run", user_id)
+            continue
+        async with db() as session:
+            await session.execute(delete(ReferenceFace).where(ReferenceFace.user_id == user_id))
+            await session.commit()
+        purged += 1
+    return purged

@@ -1,8 +1,11 @@
-"""Fixtures: the real app from the real factory, on a real SQLite file per test."""
+"""Fixtures: the real app from the real factory, on a real SQLite file per test, and for the
+storage, API and live-pipeline tests on a real PostgreSQL database as well."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,16 +15,73 @@ from aiohttp.test_utils import TestClient
 
 from core.settings import Settings
 from server import create_app
+from storage.db import create_engine, migrate
+from tests.services import TEMPLATE, Postgres, Redis, running_postgres, running_redis
 
 pytest_plugins = ["pytest_aiohttp"]
 
 ADMIN = ("root", "admin-password-1")
 
 
+BOTH_DATABASES = (
+    "test_storage_",
+    "test_api_",
+    "test_live_pipeline",
+    "test_live_lifecycle",
+    "test_console_api",
+)
+"""Test modules that run once on SQLite and once on PostgreSQL."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if "database" in metafunc.fixturenames and module.startswith(BOTH_DATABASES):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL cluster for the run, with a migrated template to copy per test."""
+    with running_postgres() as server:
+        server.psql(f"CREATE DATABASE {TEMPLATE}")
+        engine = create_engine(server.url(TEMPLATE))
+
+        async def migrated() -> None:
+            await migrate(engine)
+            await engine.dispose()
+
+        # In a thread of its own: the first test to ask may be running an event loop.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, migrated()).result()
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    with running_redis() as server:
+        yield server
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database(request: pytest.FixtureRequest) -> str:
+    """"sqlite" (the default) or "postgresql" for the modules in `BOTH_DATABASES`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, database: str) -> str:
+    """Empty for SQLite in the data dir; else a fresh copy of the migrated template."""
+    if database == "sqlite":
+        return ""
+    postgres: Postgres = request.getfixturevalue("postgres")
+    return postgres.new_database(template=TEMPLATE)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
+        database_url=database_url,
         secret_key="test-secret-key-" + "x" * 32,
         admin_username=ADMIN[0],
         admin_password=ADMIN[1],

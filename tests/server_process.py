@@ -28,18 +28,21 @@ class ServerProcess:
     """One server process. Use as a context manager (blocking: start it from a thread or
     before an event loop runs); `base` is its URL."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, host: str = "127.0.0.1", **env: str) -> None:
+        """`host`: any address of 127.0.0.0/8 (all of it is on `lo`): several servers on one
+        machine then each have an address of their own, for HTTP and for media."""
+        self.host = host
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self.data_dir = data_dir
         self.env = {
             **os.environ,
-            "PROCTOR_HOST": "127.0.0.1",
+            "PROCTOR_HOST": host,
             "PROCTOR_PORT": str(self.port),
             "PROCTOR_DATA_DIR": str(data_dir),
             "PROCTOR_ADMIN_USERNAME": ADMIN[0],
             "PROCTOR_ADMIN_PASSWORD": ADMIN[1],
-            "PROCTOR_ICE_HOSTS": "127.0.0.1",
+            "PROCTOR_ICE_HOSTS": host,
             **env,
         }
         self.log = data_dir.parent / f"server-{self.port}.log"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from typing import Any
 
@@ -12,11 +13,13 @@ import aiohttp
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from api.services import SERVICES
 from auth.tokens import TokenIssuer
 from core.settings import Settings
 from live.messages import ConsoleMessage, SessionChanged
+from storage.db import create_engine
 from tests.clips import DATA
 from tests.conftest import Api
 
@@ -262,6 +265,28 @@ async def test_websocket_closes_when_the_token_expires(api: Api, settings: Setti
         assert ws.close_code == 4401
 
 
+def status_from_another_connection(settings: Settings, session_id: int) -> str:
+    """The attempt's status as a new connection reads it now (blocking the event loop, so
+    nothing else happens meanwhile)."""
+    if not settings.database_url:
+        with closing(sqlite3.connect(settings.data_dir / "proctor.db")) as db:
+            query = "SELECT status FROM exam_sessions WHERE id = ?"
+            [(status,)] = db.execute(query, (session_id,))
+            return str(status)
+
+    async def read() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                query = text("SELECT status FROM exam_sessions WHERE id = :id")
+                return str((await connection.execute(query, {"id": session_id})).scalar_one())
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, ours stays blocked
+        return thread.submit(asyncio.run, read()).result()
+
+
 @pytest.mark.parametrize("how", ["terminate", "submit"])
 async def test_ended_is_announced_only_once_the_ending_is_committed(
     api: Api, settings: Settings, how: str
@@ -276,10 +301,7 @@ async def test_ended_is_announced_only_once_the_ending_is_committed(
 
     def read_status(_exam_id: int, message: ConsoleMessage) -> None:
         if isinstance(message, SessionChanged) and message.event == "ended":
-            with closing(sqlite3.connect(settings.data_dir / "proctor.db")) as db:
-                query = "SELECT status FROM exam_sessions WHERE id = ?"
-                [(status,)] = db.execute(query, (session_id,))
-            seen.append(status)
+            seen.append(status_from_another_connection(settings, session_id))
 
     services.live.bus.add_listener(read_status)
     if how == "terminate":

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from api.services import SERVICES, Services
 from core.settings import Settings
+from storage.blobs import reference_key
 from storage.models import (
     Alert,
     ExamSession,
@@ -117,6 +118,11 @@ async def attempt_with_data(
     return session_id
 
 
+async def user_ids(api: Api) -> dict[str, int]:
+    async with services_of(api).db() as db:
+        return dict((await db.execute(select(User.username, User.id))).all())
+
+
 async def files_of(api: Api, session_id: int) -> list[str]:
     blobs = services_of(api).blobs
     return await blobs.keys(f"recordings/{session_id}") + await blobs.keys(f"evidence/{session_id}")
@@ -159,6 +165,11 @@ async def test_the_retention_job_purges_exactly_what_is_past_its_retention(
     assert recorded == {recent, active}
     # sam's attempt is purged but his descriptor is younger than the server's retention.
     assert faces == {"rita", "sam", "ava"}
+    crops = {
+        name: await services.blobs.get(reference_key(user_id))
+        for name, user_id in (await user_ids(api)).items()
+    }
+    assert {name for name, crop in crops.items() if crop} == {"rita", "sam", "ava"}
     # Answers and scores stay: the exam's record.
     olga = await api.login("olga", "candidate-pass-1")
     assert (await api.ok("GET", f"/api/sessions/{old}", olga))["status"] == "submitted"
@@ -214,6 +225,8 @@ async def test_an_admin_exports_then_deletes_everything_held_about_a_candidate(a
     assert [a["kind"] for a in attempt["alerts"]] == ["multiple_faces"]
     assert [r["track"] for r in attempt["recordings"]] == ["camera"]
     assert [e["action"] for e in held["audit"]] == ["reviewed_alert"]
+    crop = media.pop(f"media/reference/{olga}.jpg")  # the enrolled face, cropped
+    assert crop[:3] == b"\xff\xd8\xff"
     assert media == {
         f"media/recordings/{mine}/camera.webm": b"webm " * 100,
         f"media/evidence/{mine}/inc{mine}.jpg": b"\xff\xd8jpeg",
@@ -240,7 +253,8 @@ async def test_an_admin_exports_then_deletes_everything_held_about_a_candidate(a
         "enrolments": 1,
         "users": 1,
     }
-    assert deleted["files_deleted"] == 2
+    assert deleted["files_deleted"] == 3  # and the reference crop
+    assert await services_of(api).blobs.get(reference_key(olga)) is None
     assert any("audit log entries" in line for line in deleted["not_deleted"])
     assert await files_of(api, mine) == []
     assert len(await files_of(api, other)) == 2  # another candidate's are untouched

@@ -1,7 +1,7 @@
 """recording and review: recordings, consents, the audit log, retention per exam
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0004 (main's head now; the lead re-chains with 0002 at merge)
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import storage.models
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
