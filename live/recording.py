@@ -40,6 +40,7 @@ from storage.recordings import (
     recording_key,
     recording_origin,
     recording_row,
+    recordings_prefix,
     segment_key,
     segments_prefix,
 )
@@ -334,19 +335,25 @@ async def finalise_recording(
     has no such recording."""
     async with db() as session:
         row = await recording_row(session, session_id, track)
-        if row is None:
+    if row is None:
+        return None
+    segments = await blobs.keys(segments_prefix(session_id, track))
+    if not segments and row.status == RecordingStatus.READY:
+        return row
+    previous = recording_key(session_id, track)
+    parts = ([previous] if await blobs.size(previous) is not None else []) + segments
+    # Merged outside any transaction: an hour's recording takes a while.
+    merged = await _merge(blobs, parts, previous) if parts else None
+    async with db() as session:
+        row = await recording_row(session, session_id, track)
+        if row is None:  # the candidate's data was deleted meanwhile: so is this
+            await blobs.delete_prefix(recordings_prefix(session_id))
             return None
-        segments = await blobs.keys(segments_prefix(session_id, track))
-        if not segments and row.status == RecordingStatus.READY:
-            return row
-        previous = recording_key(session_id, track)
-        parts = ([previous] if await blobs.size(previous) is not None else []) + segments
-        if parts:
-            merged = await _merge(blobs, parts, previous)
+        if merged is None:
+            row.duration_s, row.size_bytes, row.ended_at = 0.0, 0, utcnow()
+        else:
             row.duration_s, row.size_bytes = merged.duration_s, merged.bytes
             row.ended_at = row.started_at + timedelta(seconds=merged.duration_s)
-        else:
-            row.duration_s, row.size_bytes, row.ended_at = 0.0, 0, utcnow()
         row.status = RecordingStatus.READY.value
         await session.commit()
     await blobs.delete_prefix(segments_prefix(session_id, track))
