@@ -55,13 +55,56 @@ class UserOut(BaseModel):
     role: RoleName
     full_name: str | None
     created_at: datetime
+    disabled_at: datetime | None = None
 
 
 class LoginOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+    refresh_token: str
+    """Trade it at POST /refresh for the next access token (and the next refresh token:
+    each one works once)."""
+    refresh_expires_in: int
     user: UserOut
+
+
+RefreshTokenText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class RefreshBody(StrictBody):
+    refresh_token: RefreshTokenText
+
+
+class LogoutBody(StrictBody):
+    refresh_token: RefreshTokenText | None = None
+
+
+class LogoutOut(BaseModel):
+    signed_out: bool
+
+
+class AccountBody(StrictBody):
+    disabled: bool
+
+
+class TicketOut(BaseModel):
+    ticket: str
+    """Open the console WebSocket with ?ticket=<ticket> (once, within expires_in seconds)."""
+    expires_in: int
+
+
+class IceServerOut(BaseModel):
+    urls: str
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceConfigOut(BaseModel):
+    ice_servers: list[IceServerOut]
+    ice_transport_policy: Literal["all", "relay"]
+    expires_at: int | None
+    """Unix time after which the TURN credentials are refused for new connections."""
 
 
 class QuestionIn(StrictBody):

@@ -9,7 +9,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from auth.media import MediaPasses
-from auth.throttle import LoginThrottle
+from auth.throttle import LoginGuard, Windows
+from auth.tickets import Tickets
 from auth.tokens import TokenIssuer
 from core.settings import Settings
 from live.pipeline import LivePipeline
@@ -27,7 +28,10 @@ class Services:
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     tokens: TokenIssuer
-    throttle: LoginThrottle
+    logins: LoginGuard
+    registrations: Windows
+    """Registrations per client address and hour."""
+    tickets: Tickets
     blobs: BlobStore
     """Evidence, recordings and other files, wherever every node reaches them
     (`storage.blobs`)."""

@@ -57,7 +57,7 @@ from live.session import LiveContext, LiveSession
 from live.sinks import ChannelSink, ConsoleSink, StoreSink
 from media.constraints import CaptureProfile
 from signaling.errors import InvalidOffer
-from signaling.ice import IceSettings
+from signaling.ice import ice_settings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
 from storage.blobs import BlobStore, reference_key
@@ -99,7 +99,7 @@ class LiveHub:
             dispatcher=dispatcher,
             bus=self.bus,
             peers=self.peers,
-            ice=IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts),
+            ice=ice_settings(settings),
             profile=CaptureProfile.for_size(*settings.capture_size),
             blobs=blobs,
             db=db,
@@ -127,7 +127,7 @@ class LiveHub:
         )
 
     def _peer_of(self, session_id: int) -> CandidatePeer | None:
-        return self.peers.get(str(session_id))
+        return self.peers.get(session_id)
 
     def session(self, session_id: int) -> LiveSession | None:
         return self._sessions.get(session_id)
@@ -260,13 +260,13 @@ class LiveHub:
     def _stats(self) -> LiveStats:
         sessions = []
         for sid in self.peers.sessions():
-            live = self.session(int(sid))
+            live = self.session(sid)
             peer = self.peers.get(sid)
             video = None if live is None else live.video_stats
             audio = None if live is None else live.audio_stats
             sessions.append(
                 LiveSessionStats(
-                    session_id=int(sid),
+                    session_id=sid,
                     connection_state=None if peer is None else peer.connection_state,
                     channel_open=peer is not None and peer.channel_open,
                     frames_received=0 if video is None else video.frames_received,

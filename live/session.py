@@ -194,7 +194,7 @@ class LiveSession:
         if recording is not None:
             await recording.prepare()
         peer = CandidatePeer(
-            str(self.session_id),
+            self.session_id,
             context.ice,
             video=self.broadcast.tee(video),
             audio=audio,
@@ -214,7 +214,7 @@ class LiveSession:
             await peer.close()
             raise
         self._peer, self._video, self._audio_sampler = peer, video, audio
-        await context.peers.replace(str(self.session_id), peer)
+        await context.peers.replace(self.session_id, peer)
         return OfferAnswer(sdp=answer.sdp, **context.profile.page_settings())
 
     async def _on_connection_state(self, peer: CandidatePeer, state: str) -> None:
@@ -369,7 +369,7 @@ class LiveSession:
         self._frames.close()
         self._ticker.cancel()
         await self.broadcast.close()
-        await self._context.peers.close(str(self.session_id))
+        await self._context.peers.close(self.session_id)
         self._peer = None
         if self.recording is not None:
             await self.recording.stop(final=ended)

@@ -18,6 +18,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.datadir import DIR_MODE, FILE_MODE
 from storage.models import Blob
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "reference_key",
 ]
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 
 
 def check_key(key: str) -> str:

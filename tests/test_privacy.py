@@ -273,8 +273,15 @@ async def test_an_admin_exports_then_deletes_everything_held_about_a_candidate(a
         admin,
         json={"username": "newproctor", "password": "proctor-pass-1", "role": "proctor"},
     )
+    await api.ok("PATCH", f"/api/users/{created['id']}", admin, json={"disabled": True})
     audit = await api.ok("GET", "/api/audit?limit=100", admin)
     entries = [(e["action"], e["actor"], e["subject_id"]) for e in audit["entries"]]
+    changes = [
+        e["detail"]["change"]
+        for e in audit["entries"]
+        if e["action"] == "changed_account" and e["subject_id"] == created["id"]
+    ]
+    assert changes == ["disabled", "created"]  # newest first
     assert ("exported", "root", olga) in entries
     assert ("deleted", "root", olga) in entries
     assert ("changed_account", "root", created["id"]) in entries
