@@ -24,6 +24,7 @@ from api.forwarded import TrustedProxies, forwarded_middleware
 from api.health import METRICS, MetricsState, metrics_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
+from auth.media import MediaPasses
 from auth.throttle import LoginGuard, SlidingWindow, Windows
 from auth.tickets import TicketBook, Tickets
 from auth.tokens import TokenIssuer
@@ -39,6 +40,7 @@ from storage.alert_store import INTERRUPTED, end_stale_incidents
 from storage.blobs import blob_store
 from storage.db import create_engine, migrate, session_factory
 from storage.models import Role, User, utcnow
+from storage.retention import purge_expired
 
 log = logging.getLogger("proctor")
 
@@ -72,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
         registrations=registrations,
         tickets=tickets,
         blobs=blob_store(settings.data_dir, settings.clustered, db),
+        media_passes=MediaPasses(settings.secret_key, settings.token_ttl_seconds),
         node=node,
     )
     setup_routes(app, OPERATIONS)
@@ -80,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_context)
     app.cleanup_ctx.append(deadline_context)
+    app.cleanup_ctx.append(retention_context)
     return app
 
 
@@ -168,6 +172,37 @@ async def deadline_context(app: web.Application) -> AsyncIterator[None]:
                 log.exception("expiring overdue attempts failed; trying again")
 
     task = asyncio.create_task(sweep(), name="expire-overdue-attempts")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+RETENTION_SWEEP_SECONDS = 3600.0
+
+
+async def retention_context(app: web.Application) -> AsyncIterator[None]:
+    """Recordings, evidence and face descriptors past their retention go, every hour."""
+    services = app[SERVICES]
+
+    async def sweep() -> None:
+        while True:
+            try:
+                report = await purge_expired(
+                    services.db, services.blobs, services.settings.retention_days, utcnow()
+                )
+                if report.sessions or report.descriptors:
+                    log.info(
+                        "retention: purged %d attempts (%d files) and %d face descriptors",
+                        len(report.sessions),
+                        report.files,
+                        report.descriptors,
+                    )
+            except Exception:
+                log.exception("purging data past its retention failed; trying again")
+            await asyncio.sleep(RETENTION_SWEEP_SECONDS)
+
+    task = asyncio.create_task(sweep(), name="retention-purge")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

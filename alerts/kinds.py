@@ -30,6 +30,9 @@ _SOURCES: Mapping[AlertKind, Source] = MappingProxyType(
         AlertKind.FOCUS_LOST: Source.LEVEL,
         AlertKind.FULLSCREEN_EXIT: Source.LEVEL,
         AlertKind.COPY_PASTE: Source.ONE_SHOT,
+        AlertKind.SCREEN_SHARE_STOPPED: Source.LEVEL,
+        AlertKind.NOT_ENTIRE_SCREEN: Source.ONE_SHOT,
+        AlertKind.SECOND_MONITOR: Source.LEVEL,
     }
 )
 

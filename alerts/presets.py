@@ -117,6 +117,9 @@ PRESETS: Mapping[str, Mapping[AlertKind, RuleSettings]] = MappingProxyType(
                 _K.FOCUS_LOST: _rule(0, 1, _HIGH),
                 _K.FULLSCREEN_EXIT: _rule(0, 0, _MEDIUM),
                 _K.COPY_PASTE: _rule(0, 0, _HIGH),
+                _K.SCREEN_SHARE_STOPPED: _rule(1, 0, _HIGH),
+                _K.NOT_ENTIRE_SCREEN: _rule(0, 0, _HIGH),
+                _K.SECOND_MONITOR: _rule(0, 0, _HIGH),
             }
         ),
         "normal": MappingProxyType(
@@ -135,6 +138,10 @@ PRESETS: Mapping[str, Mapping[AlertKind, RuleSettings]] = MappingProxyType(
                 _K.FOCUS_LOST: _rule(2, 1, _MEDIUM),
                 _K.FULLSCREEN_EXIT: _rule(0, 0, _LOW),
                 _K.COPY_PASTE: _rule(0, 0, _MEDIUM),
+                # Sharing again within 2 s (a slip of the mouse) is not an incident.
+                _K.SCREEN_SHARE_STOPPED: _rule(2, 0, _HIGH),
+                _K.NOT_ENTIRE_SCREEN: _rule(0, 0, _MEDIUM),
+                _K.SECOND_MONITOR: _rule(0, 0, _MEDIUM),
             }
         ),
         "lenient": MappingProxyType(
@@ -152,6 +159,9 @@ PRESETS: Mapping[str, Mapping[AlertKind, RuleSettings]] = MappingProxyType(
                 _K.FOCUS_LOST: _rule(5, 1, _LOW),
                 _K.FULLSCREEN_EXIT: _rule(3, 0, _LOW),
                 _K.COPY_PASTE: _rule(0, 0, _LOW),
+                _K.SCREEN_SHARE_STOPPED: _rule(5, 0, _MEDIUM),
+                _K.NOT_ENTIRE_SCREEN: _rule(0, 0, _LOW),
+                _K.SECOND_MONITOR: _rule(0, 0, _LOW),
             }
         ),
     }

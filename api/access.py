@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import not_found, unauthorized
 from api.services import Services
+from auth.media import MEDIA_COOKIE
 from auth.tokens import InvalidToken, TokenClaims
 from storage.models import Enrolment, Exam, ExamSession, RevokedToken, Role, User
 
@@ -75,6 +76,19 @@ def _still_allowed(user: User | None, role: str) -> User:
     if user.disabled_at is not None:
         raise unauthorized("this account has been disabled")
     return user
+
+
+async def media_pass_user(request: web.Request, services: Services, session_id: int) -> User:
+    """Who holds the recording pass cookie for this attempt (`auth.media`), by the same
+    rules as a token (`current_user`: the account exists, is not disabled, has the role)."""
+    token = request.cookies.get(MEDIA_COOKIE, "")
+    if not token:
+        raise unauthorized("send an access token (Authorization: Bearer) or a recording pass")
+    try:
+        holder = services.media_passes.verify(token, session_id)
+    except InvalidToken as error:
+        raise unauthorized(str(error)) from None
+    return await current_user(holder.user_id, holder.role, services)
 
 
 def member_exam_ids(user: User, role: Role) -> Select[int]:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import bearer_token, verified_claims
+from api.audit import AuditAction, record
 from api.errors import ApiError, conflict, forbidden, not_found, unauthorized
 from api.operation import Call
 from api.schemas import (
@@ -43,8 +44,15 @@ def user_out(user: User) -> UserOut:
 
 
 async def create_user(
-    db: AsyncSession, username: str, password: str, role: Role, full_name: str | None = None
+    db: AsyncSession,
+    username: str,
+    password: str,
+    role: Role,
+    full_name: str | None = None,
+    by: User | None = None,
 ) -> User:
+    """The new account, committed; with `by`, the staff member who created it is audited
+    in the same transaction."""
     user = User(
         username=username,
         password_hash=await hash_password(password),
@@ -53,6 +61,9 @@ async def create_user(
     )
     db.add(user)
     try:
+        if by is not None:
+            await db.flush()  # the new id, for the audit entry
+            record(db, by, AuditAction.CHANGED_ACCOUNT, subject_id=user.id, change="created")
         await db.commit()
     except IntegrityError:
         await db.rollback()
@@ -89,7 +100,9 @@ async def register(call: Call) -> UserOut:
 async def add_user(call: Call) -> UserOut:
     body: CreateUserBody = call.body
     async with call.services.db() as db:
-        user = await create_user(db, body.username, body.password, Role(body.role), body.full_name)
+        user = await create_user(
+            db, body.username, body.password, Role(body.role), body.full_name, by=call.caller
+        )
     return user_out(user)
 
 
@@ -104,6 +117,8 @@ async def update_account(call: Call) -> UserOut:
         if user is None:
             raise not_found(f"user {user_id}")
         user.disabled_at = (user.disabled_at or utcnow()) if body.disabled else None
+        change = "disabled" if body.disabled else "enabled"
+        record(db, call.caller, AuditAction.CHANGED_ACCOUNT, subject_id=user_id, change=change)
         await db.commit()
         if body.disabled:
             await end_all_sign_ins(db, user_id)

@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import member_exam_ids
+from api.audit import AuditAction, record
 from api.errors import not_found
 from api.operation import Call
 from api.schemas import AlertOut, AlertPage, AlertQuery, ReviewBody
@@ -100,6 +101,15 @@ async def review_alert(call: Call) -> AlertOut:
         alert.review_note = body.note
         alert.reviewed_by = call.caller.id
         alert.reviewed_at = utcnow()
+        record(
+            db,
+            call.caller,
+            AuditAction.REVIEWED_ALERT,
+            exam_id=alert.exam_id,
+            session_id=alert.session_id,
+            alert_id=alert.id,
+            review_status=body.review_status,
+        )
         await refresh_risk_score(db, alert.session_id)
         await db.commit()
         return alert_out(alert)

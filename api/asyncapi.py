@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from api.console_socket import LIVE_PATH
 from api.schemas import ConsoleClosed, ConsoleSnapshot, FocusRequest, SessionUpdate, SnapshotRequest
 from live.messages import AlertMessage, Overlay, ProctorMessage
-from live.page_events import ClipboardEvent, FocusEvent, FullscreenEvent
+from live.page_events import ClipboardEvent, FocusEvent, FullscreenEvent, ScreenEvent
 from signaling.peer import CHANNEL_LABEL
 
 __all__ = ["ASYNCAPI_PATH", "asyncapi_handler", "build_asyncapi"]
@@ -31,7 +31,7 @@ _CONSOLE_OUT: list[type[BaseModel]] = [
 ]
 _CONSOLE_IN: list[type[BaseModel]] = [FocusRequest, SnapshotRequest]
 _PAGE_OUT: list[type[BaseModel]] = [AlertMessage, ProctorMessage]
-_PAGE_IN: list[type[BaseModel]] = [FocusEvent, FullscreenEvent, ClipboardEvent]
+_PAGE_IN: list[type[BaseModel]] = [FocusEvent, FullscreenEvent, ClipboardEvent, ScreenEvent]
 
 
 def _reference(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import is_enrolled, load_session, visible_sessions
+from api.audit import AuditAction, record
+from api.consent import require_consent
 from api.errors import conflict, not_found, unprocessable
 from api.grading import award, grade
 from api.operation import Call
@@ -54,7 +56,11 @@ def session_out(session: ExamSession, now: datetime | None = None) -> SessionOut
 
 
 async def close_session(
-    services: Services, db: AsyncSession, session: ExamSession, status: SessionStatus
+    services: Services,
+    db: AsyncSession,
+    session: ExamSession,
+    status: SessionStatus,
+    by: User | None = None,
 ) -> None:
     """Grade the saved answers, close the attempt and commit, then hang up its live session.
 
@@ -69,6 +75,8 @@ async def close_session(
     session.score, session.max_score = grade(exam.questions, answers)
     session.status = status.value
     session.ended_at = utcnow()
+    if by is not None:
+        record(db, by, AuditAction.TERMINATED, exam_id=session.exam_id, session_id=session.id)
     await db.commit()
     if services.live is not None:
         services.live.session_closed(session.id)
@@ -88,6 +96,7 @@ async def start_session(call: Call) -> SessionOut:
         exam = await db.get(Exam, exam_id)
         if exam is None or not await is_enrolled(db, user, exam_id, Role.CANDIDATE):
             raise not_found(f"exam {exam_id}")
+        await require_consent(db, user, call.services.settings)
         active = (
             await db.execute(
                 select(ExamSession).where(
@@ -216,7 +225,7 @@ async def terminate_session(call: Call) -> SessionOut:
         session = await load_session(db, call.caller, session_id)
         if await expire_if_due(call.services, db, session) or session.status != "active":
             raise conflict("session_closed", f"this attempt is already {session.status}")
-        await close_session(call.services, db, session, SessionStatus.TERMINATED)
+        await close_session(call.services, db, session, SessionStatus.TERMINATED, call.caller)
         return session_out(session)
 
 

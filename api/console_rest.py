@@ -13,6 +13,7 @@ from aiohttp import web
 
 from api.access import load_exam, load_session
 from api.attempts import expire_if_due
+from api.audit import AuditAction, record
 from api.console_view import exam_snapshot
 from api.errors import ApiError, conflict
 from api.operation import Call
@@ -64,12 +65,32 @@ async def send_message(call: Call) -> MessageOut:
     )
     if not (await pipeline.ask(SendToPage(message=message))).delivered:
         raise conflict("not_connected", "the candidate is not connected: the message was not sent")
+    async with call.services.db() as db:
+        record(
+            db,
+            call.caller,
+            AuditAction.MESSAGED,
+            exam_id=session.exam_id,
+            session_id=session.id,
+            text=body.text,
+        )
+        await db.commit()
     return MessageOut(session_id=session.id, delivered=True, at=message.at)
 
 
 async def watch(call: Call) -> WatchAnswer:
     body: OfferBody = call.body
     session = await _staff_session(call, active=True)
-    return await call.services.pipeline.ask(
+    answer = await call.services.pipeline.ask(
         Watch(session_id=session.id, sdp=body.sdp, type=body.type)
     )
+    async with call.services.db() as db:
+        record(
+            db,
+            call.caller,
+            AuditAction.WATCHED_LIVE,
+            exam_id=session.exam_id,
+            session_id=session.id,
+        )
+        await db.commit()
+    return answer

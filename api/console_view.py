@@ -76,9 +76,7 @@ async def session_entries(services: Services, sessions: list[ExamSession]) -> li
     return entries
 
 
-async def session_entry(
-    services: Services, exam_id: int, session_id: int
-) -> ConsoleSession | None:
+async def session_entry(services: Services, exam_id: int, session_id: int) -> ConsoleSession | None:
     """One attempt of the exam as the console shows it; None if it is not the exam's."""
     async with services.db() as db:
         session = await db.get(ExamSession, session_id)

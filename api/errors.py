@@ -21,6 +21,8 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+        self.headers: dict[str, str] = {}
+        """Sent with the error (e.g. `Content-Range` on a 416)."""
 
 
 def bad_request(code: str, message: str, **details: Any) -> ApiError:
@@ -96,6 +98,8 @@ async def error_middleware(
     except (ApiError, LiveRefused) as caught:
         error = refusal_error(caught) if isinstance(caught, LiveRefused) else caught
         response = error_response(error.status, error.code, error.message, **error.details)
+        if isinstance(error, ApiError):
+            response.headers.update(error.headers)
         if error.status in (429, 503) and "retry_after" in error.details:
             response.headers["Retry-After"] = str(error.details["retry_after"])
         return response

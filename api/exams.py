@@ -33,6 +33,8 @@ def exam_out(exam: Exam, viewer: User) -> ExamOut:
         show_score=exam.show_score,
         rules_preset=exam.rules_preset,
         rules_overrides=exam.rules_overrides,
+        retention_days=exam.retention_days,
+        record_screen=exam.record_screen,
         questions=questions,
         created_at=exam.created_at,
     )
@@ -51,6 +53,8 @@ async def create_exam(call: Call) -> ExamOut:
         show_score=body.show_score,
         rules_preset=body.rules_preset,
         rules_overrides=body.rules_overrides,
+        retention_days=body.retention_days,
+        record_screen=body.record_screen,
         created_by=call.caller.id,
         questions=[
             Question(position=i, text=q.text, options=q.options, answer=q.answer, points=q.points)

@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy import select
 
 from api.access import load_session
+from api.consent import require_consent
 from api.errors import ApiError, conflict, not_found, unprocessable
 from api.operation import Call
 from api.schemas import OfferBody, ReferenceCheckOut, ReferencePhotoOut
@@ -50,6 +51,8 @@ async def _read_photo(call: Call) -> bytes:
         raise ApiError(415, "unsupported_media_type", "send the photo as image/jpeg or image/png")
     if request.content_length is not None and request.content_length > MAX_PHOTO_BYTES:
         raise ApiError(413, "image_too_large", f"the photo exceeds {MAX_PHOTO_BYTES} bytes")
+    async with call.services.db() as db:
+        await require_consent(db, call.caller, call.services.settings)
     data = await request.read()
     if len(data) > MAX_PHOTO_BYTES:
         raise ApiError(413, "image_too_large", f"the photo exceeds {MAX_PHOTO_BYTES} bytes")

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api.schemas import MAX_ID
+from auth.media import MEDIA_COOKIE
 
 if TYPE_CHECKING:
     from api.operation import Operation
@@ -24,6 +25,13 @@ _ERROR_SCHEMA = {
         }
     },
 }
+_RANGE_HEADER = {
+    "name": "Range",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "bytes=first-last, bytes=first- or bytes=-count (one range)",
+}
 _ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _REASONS = {
     400: "Malformed request",
@@ -32,6 +40,7 @@ _REASONS = {
     404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state",
     413: "Body too large",
+    416: "The range asked for is beyond the end of the file",
     415: "Wrong content type",
     422: "Invalid fields",
     429: "Too many attempts",
@@ -101,17 +110,21 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
                     for target, parameter, expression in op.links
                 }
         elif op.binary_response is not None:
-            responses[str(op.status)] = {
-                "description": "OK",
-                "content": {op.binary_response: {"schema": {"type": "string", "format": "binary"}}},
-            }
+            binary = {op.binary_response: {"schema": {"type": "string", "format": "binary"}}}
+            responses[str(op.status)] = {"description": "OK", "content": binary}
+            if op.ranges:
+                responses["206"] = {"description": "The range asked for", "content": binary}
+                parameters.append(_RANGE_HEADER)
+                entry["parameters"] = parameters
         errors = set(op.errors) | ({400, 422} if op.body or op.query else set())
         if _path_params(op.path):
             errors.add(400)  # an id that is not one
         if op.body or op.content:
             errors.add(413)  # larger than PROCTOR_MAX_BODY_BYTES
+        if op.ranges:
+            errors.add(416)
         if op.roles is not None:
-            entry["security"] = [{"bearer": []}]
+            entry["security"] = [{"bearer": []}] + ([{"mediaPass": []}] if op.media_pass else [])
             errors |= {401, 403}
         for status in sorted(errors):
             responses[str(status)] = {
@@ -129,7 +142,8 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
         "components": {
             "schemas": components,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "mediaPass": {"type": "apiKey", "in": "cookie", "name": MEDIA_COOKIE},
             },
         },
     }

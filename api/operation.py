@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from api.access import authenticate
+from api.access import authenticate, media_pass_user
 from api.errors import ApiError, bad_request, forbidden, unprocessable
 from api.schemas import MAX_ID
 from api.services import SERVICES, Services
@@ -66,6 +66,11 @@ class Operation:
     binary_response: str | None = None
     """Content type of a non-JSON response (e.g. an evidence JPEG)."""
     errors: tuple[int, ...] = ()
+    media_pass: bool = False
+    """Also accepts the recording pass cookie (`auth.media`) instead of the bearer header:
+    for a video element, which cannot send headers."""
+    ranges: bool = False
+    """The binary response honours `Range: bytes=...` (206, 416)."""
     links: tuple[tuple[str, str, str], ...] = ()
     """OpenAPI links from the success response: (the target's handler name, its path
     parameter, the runtime expression giving it), e.g. ("get_exam", "exam_id",
@@ -106,7 +111,10 @@ def bind(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamRe
         services = request.app[SERVICES]
         user = None
         if operation.roles is not None:
-            user = await authenticate(request, services)
+            if operation.media_pass and "Authorization" not in request.headers:
+                user = await media_pass_user(request, services, path_id(request, "session_id"))
+            else:
+                user = await authenticate(request, services)
             if user.role not in operation.roles:
                 raise forbidden(f"this needs the role {' or '.join(operation.roles)}")
         body = None

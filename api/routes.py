@@ -8,11 +8,15 @@ from api import (
     accounts,
     alert_history,
     attempts,
+    audit,
+    consent,
     console_rest,
     exams,
     health,
     ice,
     live,
+    privacy,
+    recordings,
     stats,
     upload,
     vocabulary,
@@ -59,6 +63,14 @@ from api.schemas import (
     UserOut,
     VocabularyOut,
 )
+from api.schemas_review import (
+    AuditPage,
+    AuditQuery,
+    ConsentBody,
+    ConsentOut,
+    DeletionOut,
+    RecordingOut,
+)
 from live.protocol import LiveStats, OfferAnswer, UploadResult, WatchAnswer
 
 
@@ -72,7 +84,7 @@ EXAM_LINKS = _links(
 )  # fmt: skip
 SESSION_LINKS = _links(
     "session_id", "$response.body#/session_id", "get_session", "save_answers",
-    "terminate_session", "offer", "thumbnail", "send_message", "watch",
+    "terminate_session", "offer", "thumbnail", "send_message", "watch", "recording",
 )  # fmt: skip
 ALERT_LINKS = _links(
     "alert_id", "$response.body#/alerts/0/id", "get_alert", "review_alert", "alert_evidence"
@@ -156,7 +168,8 @@ OPERATIONS: list[Operation] = [
               errors=(404,)),
     Operation("PUT", "/api/me/reference-photo", live.put_reference_photo,
               "Enrol the caller's reference face (422 says why a photo is refused)", CANDIDATE,
-              content=live.PHOTO_CONTENT, response=ReferencePhotoOut, errors=(413, 415, 422, 503)),
+              content=live.PHOTO_CONTENT, response=ReferencePhotoOut,
+              errors=(409, 413, 415, 422, 503)),
     Operation("POST", "/api/me/reference-photo/check", live.check_reference_photo,
               "What enrolment would say of a photo, with the figures (nothing is stored)",
               CANDIDATE, content=live.PHOTO_CONTENT, response=ReferenceCheckOut,
@@ -187,6 +200,30 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/api/sessions/{session_id}/watch", console_rest.watch,
               "WebRTC receive-only offer -> answer with the candidate's live video", STAFF,
               body=OfferBody, response=WatchAnswer, errors=(400, 404, 409, 422, 503)),
+    Operation("GET", "/api/consent", consent.consent_status,
+              "The recording and data notice candidates agree to, and whether the caller did",
+              ANYONE, response=ConsentOut),
+    Operation("POST", "/api/me/consent", consent.give_consent,
+              "Agree to the notice (before the reference photo and any attempt)", CANDIDATE,
+              body=ConsentBody, response=ConsentOut, errors=(409,)),
+    Operation("GET", "/api/sessions/{session_id}/recording", recordings.recording,
+              "The attempt's recorded tracks (camera, screen) with their time 0; sets the "
+              "recording pass cookie the video element sends", ANYONE, response=RecordingOut,
+              errors=(404,)),
+    Operation("GET", "/api/sessions/{session_id}/recording/camera", recordings.camera_file,
+              "The camera and microphone recording (WebM; range requests)", ANYONE,
+              binary_response="video/webm", media_pass=True, ranges=True, errors=(404,)),
+    Operation("GET", "/api/sessions/{session_id}/recording/screen", recordings.screen_file,
+              "The screen recording (WebM; range requests)", ANYONE,
+              binary_response="video/webm", media_pass=True, ranges=True, errors=(404,)),
+    Operation("GET", "/api/audit", audit.list_audit, "Staff actions, newest first", ADMIN,
+              query=AuditQuery, response=AuditPage),
+    Operation("GET", "/api/users/{user_id}/export", privacy.export_candidate,
+              "Everything held about a candidate: JSON and media, as a zip", ADMIN,
+              binary_response="application/zip", errors=(404,)),
+    Operation("DELETE", "/api/users/{user_id}", privacy.delete_candidate,
+              "Delete a candidate's data (rows and files); says what could not be", ADMIN,
+              response=DeletionOut, errors=(404, 409)),
 ]  # fmt: skip
 
 

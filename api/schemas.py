@@ -131,6 +131,11 @@ class ExamIn(StrictBody):
     rules_preset: PresetName = "normal"
     rules_overrides: dict[str, dict[str, float | int | bool | str]] = {}
     questions: Annotated[list[QuestionIn], Field(max_length=500)] = []
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    """Days after an attempt ends before its recordings and evidence are purged; omit for
+    the server's default (`PROCTOR_RETENTION_DAYS`)."""
+    record_screen: bool = False
+    """Candidates must share their entire screen; it is recorded like the camera."""
 
 
 class QuestionOut(BaseModel):
@@ -151,6 +156,8 @@ class ExamOut(BaseModel):
     show_score: bool
     rules_preset: str
     rules_overrides: dict[str, dict[str, float | int | bool | str]]
+    retention_days: int | None
+    record_screen: bool
     questions: list[QuestionOut]
     created_at: datetime
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from auth.media import MediaPasses
 from auth.throttle import LoginGuard, Windows
 from auth.tickets import Tickets
 from auth.tokens import TokenIssuer
@@ -32,7 +33,10 @@ class Services:
     """Registrations per client address and hour."""
     tickets: Tickets
     blobs: BlobStore
-    """Evidence and other files, wherever every node reaches them (`storage.blobs`)."""
+    """Evidence, recordings and other files, wherever every node reaches them
+    (`storage.blobs`)."""
+    media_passes: MediaPasses
+    """Recording passes for the reviewers' video elements (`auth.media`)."""
     live: LivePipeline | None = None
     """The live proctoring pipeline; None until it has started (see `pipeline`)."""
     console_feed: ConsoleFeed | None = None
@@ -58,4 +62,3 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
-

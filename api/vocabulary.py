@@ -61,6 +61,17 @@ KIND_TEXTS: Mapping[AlertKind, KindText] = MappingProxyType(
         AlertKind.COPY_PASTE: KindText(
             "Copy / paste", "Copying and pasting is recorded.", "#15b79e"
         ),
+        AlertKind.SCREEN_SHARE_STOPPED: KindText(
+            "Screen share stopped", "Please share your entire screen again.", "#dc6803"
+        ),
+        AlertKind.NOT_ENTIRE_SCREEN: KindText(
+            "Not the entire screen",
+            "Please share your entire screen, not a window or a tab.",
+            "#f38744",
+        ),
+        AlertKind.SECOND_MONITOR: KindText(
+            "Second monitor", "Please disconnect any other screen.", "#6172f3"
+        ),
     }
 )
 

@@ -166,6 +166,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             who = {"username": "cand", "password": "candidate-pass-1"}
             await call("POST", "/register", json=who)
             token = (await call("POST", "/login", json=who))["access_token"]
+            notice = await call("GET", "/api/consent", token)
+            await call("POST", "/api/me/consent", token, json={"version": notice["version"]})
             await call(
                 "PUT",
                 "/api/me/reference-photo",

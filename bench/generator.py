@@ -112,6 +112,14 @@ class WebRtcCandidate:
         self.pc.addTransceiver(self.video, direction="sendonly")
         if self.audio is not None:
             self.pc.addTransceiver(self.audio, direction="sendonly")
+        # The shared screen: the second video track, as the page sends it.
+        self.screen = (
+            PacketReplayTrack("video", media["screen"], media["screen_fps"], 90_000)
+            if "screen" in media
+            else None
+        )
+        if self.screen is not None:
+            self.pc.addTransceiver(self.screen, direction="sendonly")
 
     def _on_message(self, data: str | bytes) -> None:
         now = time.monotonic()

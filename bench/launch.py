@@ -33,6 +33,9 @@ def media_file(directory: Path, args: argparse.Namespace) -> Path:
         "audio": scenario.encode_audio(args.audio_ptime),
         "jpeg": {round(upload_rate): scenario.jpeg_frames(upload_rate)},
     }
+    if args.screen:
+        media["screen_fps"] = scenario.SCREEN_FPS
+        media["screen"] = scenario.encode_screen(args.video_kbps * 1000)
     path.write_bytes(pickle.dumps(media))
     return path
 

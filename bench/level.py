@@ -31,6 +31,7 @@ from nodes import (
     submit_everywhere,
 )
 from pyspy import Profiler
+from recording_cost import growth, mb_per_candidate_hour
 from report import keep_raw
 from sampling import Sample, cpu_rate, sampler, window
 from scoring import match_alerts
@@ -187,8 +188,13 @@ async def _webrtc_phase(
     everyone = attempts(nodes)
     starts = [t0 + i * ramp / n for i in range(len(everyone))]
     spec = {"mode": "webrtc", "media": str(media), "audio": not args.no_audio}
+    data_dirs = [node.server.data_dir for node in nodes]
+    disk = asyncio.create_task(growth(data_dirs, when.start, when.stop))
     drive = await _drive(nodes, everyone, starts, spec, when.stop, args, workdir)
-    out: dict[str, Any] = {}
+    recorded = await disk
+    out: dict[str, Any] = {
+        "recorded": {**recorded, "mb_per_candidate_hour": mb_per_candidate_hour(recorded, n)}
+    }
     if profiler is not None:
         summaries = profiler.finish(args.stamp)
         if profiler.role is not None:

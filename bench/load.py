@@ -19,6 +19,9 @@ For each N, bounded in time and stopping by itself (bench/level.py):
    children, /proc), the live counters (GET /api/stats/live, once a second)
    (bench/sampling.py, bench/figures.py), alerts on each candidate's data channel against
    the scripted events (bench/scoring.py).
+   With --screen each candidate also shares a screen (a second video track, 1280x720 at 2
+   frames/s); the bytes recorded per track over the window give megabytes per candidate-hour
+   (bench/recording_cost.py), and --recording both runs each N without, then with recording.
 5. Then the same candidates, on a second exam, POST the clip's JPEG frames to /upload-frame at
    the analysis rate: CPU per candidate of that path.
 
@@ -44,7 +47,13 @@ sys.path.insert(0, str(BENCH))
 
 from launch import media_file  # noqa: E402
 from level import run_level  # noqa: E402
-from report import print_table, results_file, shown, write_results  # noqa: E402
+from report import (  # noqa: E402
+    print_recording_table,
+    print_table,
+    results_file,
+    shown,
+    write_results,
+)
 from server_process import server_tree  # noqa: E402
 
 from core.settings import Settings  # noqa: E402
@@ -82,6 +91,14 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="server processes, candidates spread evenly (one process per core, emulated)",
     )  # fmt: skip
     parser.add_argument("--no-audio", action="store_true", help="video only")
+    parser.add_argument("--screen", action="store_true",
+                        help="each candidate also shares a screen (1280x720, 2 fps)")  # fmt: skip
+    parser.add_argument(
+        "--recording", choices=("on", "off", "both"), default="on",
+        help="record the attempts (PROCTOR_RECORDING); both: each N twice, off then on",
+    )  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each level (the recording table takes medians)")  # fmt: skip
     parser.add_argument("--audio-ptime", type=int, default=asked.audio_ptime_ms,
                         choices=(20, 40, 60, 120), help="ms of audio per Opus packet")  # fmt: skip
     parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
@@ -132,17 +149,25 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
         args.tree_path, args.tree_info = server_tree(args.tree, Path(tmp))
         print(f"server and generators run from {args.tree_info}", file=sys.stderr)
         media = media_file(Path(tmp), args)
-        for n in args.n:
-            workdir = Path(tmp) / f"n{n}"
+        recordings = ("off", "on") if args.recording == "both" else (args.recording,)
+        base_env = list(args.server_env)
+        runs = [(n, run, recording) for n in args.n for run in range(args.repeat)
+                for recording in recordings]  # fmt: skip
+        for n, run, recording in runs:
+            args.server_env = [*base_env, f"PROCTOR_RECORDING={int(recording == 'on')}"]
+            workdir = Path(tmp) / f"n{n}-run{run}-recording-{recording}"
             workdir.mkdir()
-            print(f"N={n}: running ...", file=sys.stderr, flush=True)
+            print(f"N={n}, recording {recording}: running ...", file=sys.stderr, flush=True)
             result = await _level(n, args, media, workdir)
+            result["recording"] = recording
             results.append(result)
             write_results(out, args, results)
             print_table([result])
             print(f"N={n}: done in {result['wall_s']:.0f} s -> {out}", file=sys.stderr, flush=True)
+        args.server_env = base_env
     print()
     print_table(results)
+    print_recording_table(results)
     print(f"\nJSON: {shown(out)}")
     return results
 

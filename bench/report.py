@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,39 @@ def row(result: dict[str, Any]) -> list[str]:
         fmt(up.get("server_cpu_per_candidate_pct"), ".1f", "%"),
         fmt(result.get("cpu_ratio_webrtc_to_upload"), ".1f", "x"),
     ]
+
+
+def print_recording_table(results: list[dict[str, Any]]) -> None:
+    """Server CPU per candidate without and with recording at each N (median of the runs),
+    and what recording writes per candidate-hour."""
+    ns = sorted({r["n"] for r in results if "recording" in r})
+    if not ns:
+        return
+    print("\nN  runs  cpu/cand off  cpu/cand on  recording adds  camera MB/h  screen MB/h")
+    for n in ns:
+        runs = {
+            mode: [
+                r["webrtc"]["server_cpu_per_candidate_pct"]
+                for r in results
+                if r["n"] == n and r.get("recording") == mode and "webrtc" in r
+            ]
+            for mode in ("off", "on")
+        }
+        off = statistics.median(runs["off"]) if runs["off"] else None
+        on = statistics.median(runs["on"]) if runs["on"] else None
+        sizes = [
+            r["recorded"]["mb_per_candidate_hour"]
+            for r in results
+            if r["n"] == n and r.get("recording") == "on" and "recorded" in r
+        ]
+        camera = statistics.median(s["camera"] for s in sizes) if sizes else None
+        screen = statistics.median(s["screen"] for s in sizes) if sizes else None
+        added = None if off is None or on is None else on - off
+        print(
+            f"{n:<3}{len(runs['off'])}+{len(runs['on']):<4}{fmt(off, '.2f', '%'):>12}"
+            f"{fmt(on, '.2f', '%'):>13}{fmt(added, '+.2f', '%'):>16}"
+            f"{fmt(camera, '.1f'):>13}{fmt(screen, '.1f'):>13}"
+        )
 
 
 def print_table(results: list[dict[str, Any]]) -> None:

@@ -75,6 +75,8 @@ async def _enrol_candidates(api: Api, usernames: list[str]) -> list[str]:
         async with limit:
             await api.call("POST", "/register", json={"username": username, "password": PASSWORD})
             token = await api.login(username, PASSWORD)
+            notice = await api.call("GET", "/api/consent", token)
+            await api.call("POST", "/api/me/consent", token, json={"version": notice["version"]})
             await api.call(
                 "PUT",
                 "/api/me/reference-photo",

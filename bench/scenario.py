@@ -123,6 +123,52 @@ def encode_video(
     return packets
 
 
+SCREEN_SIZE = (1280, 720)
+SCREEN_FPS = 2.0
+"""What the server asks of a shared screen (`CaptureProfile.screen_constraints`)."""
+
+
+def screen_picture(seconds: float) -> np.ndarray:
+    """A desktop as a candidate's screen shows it: a page of text on which a new line is
+    typed every second, the cursor blinking (most of the screen does not change)."""
+    width, height = SCREEN_SIZE
+    page = np.full((height, width, 3), 245, np.uint8)
+    cv2.rectangle(page, (0, 0), (width, 40), (60, 60, 60), -1)
+    lines = int(seconds) % 24
+    for line in range(lines + 1):
+        text = f"Question {line // 4 + 1}: answer line {line % 4 + 1} of the candidate's notes"
+        cv2.putText(page, text[: 20 + 2 * line], (60, 90 + 26 * line),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, (30, 30, 30), 1, cv2.LINE_AA)  # fmt: skip
+    if int(seconds * 2) % 2:
+        cv2.rectangle(page, (62, 78 + 26 * lines), (64, 96 + 26 * lines), (0, 0, 0), -1)
+    return page
+
+
+def encode_screen(bitrate: int) -> list[bytes]:
+    """One loop of the shared screen as VP8 packets at `SCREEN_FPS`, a keyframe every 2 s."""
+    count = round(PERIOD * SCREEN_FPS)
+    width, height = SCREEN_SIZE
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuv420p"
+    codec.bit_rate = bitrate
+    codec.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+    codec.framerate = fractions.Fraction(SCREEN_FPS).limit_denominator(1001)
+    codec.gop_size = max(1, round(2 * SCREEN_FPS))
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    packets: list[bytes] = []
+    for index in range(count):
+        bgr = screen_picture(index / SCREEN_FPS)
+        frame = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p")
+        frame.pts = round(index * VIDEO_CLOCK / SCREEN_FPS)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        packets += [bytes(packet) for packet in codec.encode(frame)]
+    packets += [bytes(packet) for packet in codec.encode(None)]
+    if len(packets) != count:
+        raise RuntimeError(f"VP8: {len(packets)} packets for {count} screen frames")
+    return packets
+
+
 def audio_samples() -> np.ndarray:
     """One loop of the microphone, 48 kHz mono int16: a quiet room (low noise, so that the
     stream is not digital silence). No scripted speech: the real speech sample pauses for

@@ -21,3 +21,7 @@ class AlertKind(StrEnum):
     FOCUS_LOST = "focus_lost"
     FULLSCREEN_EXIT = "fullscreen_exit"
     COPY_PASTE = "copy_paste"
+    # The candidate's screen share, when the exam asks for it (also reported by the page).
+    SCREEN_SHARE_STOPPED = "screen_share_stopped"
+    NOT_ENTIRE_SCREEN = "not_entire_screen"
+    SECOND_MONITOR = "second_monitor"

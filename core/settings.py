@@ -112,6 +112,19 @@ class Settings:
     """New live candidates are refused while the event loop has run later than this within
     the last 5 s (ICE consent checks fail beyond 0.5 s and drop every peer)."""
 
+    record: bool = True
+    """Record every attempt's camera, microphone and (when the exam asks) screen."""
+    retention_days: int = 30
+    """Days after an attempt ends before its recordings and evidence are purged, unless the
+    exam says otherwise; a candidate's face descriptor goes once all their attempts have."""
+    consent_text: str = (
+        "This exam is proctored. Your camera, microphone and, if the exam requires it, your "
+        "screen are recorded while you take it, and a description of your face is kept to "
+        "check that the same person takes the whole exam. Staff of the institution review "
+        "the recordings. They are deleted automatically after the retention period; you may "
+        "ask the institution for a copy of everything held about you, or for its deletion."
+    )
+    """What candidates agree to before their reference photo and recording."""
     redis_url: str = ""
     """Set: one node of several, sharing the database and this Redis (`cluster/`)."""
     node_id: str = ""
@@ -278,6 +291,14 @@ def load_settings(
         )
     if lag := env.get("PROCTOR_MAX_LOOP_LAG_SECONDS"):
         values["max_loop_lag_seconds"] = _float("PROCTOR_MAX_LOOP_LAG_SECONDS", lag, minimum=0.05)
+    if (record := env.get("PROCTOR_RECORDING")) is not None:
+        if record not in ("0", "1"):
+            raise SettingsError(f"PROCTOR_RECORDING={record!r} must be 0 or 1")
+        values["record"] = record == "1"
+    if days := env.get("PROCTOR_RETENTION_DAYS"):
+        values["retention_days"] = _int("PROCTOR_RETENTION_DAYS", days, minimum=1, maximum=3650)
+    if consent := env.get("PROCTOR_CONSENT_TEXT"):
+        values["consent_text"] = consent.strip()
     if servers := env.get("PROCTOR_ICE_SERVERS"):
         values["ice_servers"] = _ice_servers("PROCTOR_ICE_SERVERS", servers)
     if hosts := env.get("PROCTOR_ICE_HOSTS"):

@@ -237,4 +237,3 @@ class RemoteAnalyzer:
         # A child that is gone or shutting down has lost the analyser anyway.
         with contextlib.suppress(BrokenProcessPool, RuntimeError):
             self._pool.child(self.session_id).submit(_forget, self.session_id)
-

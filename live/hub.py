@@ -102,6 +102,8 @@ class LiveHub:
             ice=ice_settings(settings),
             profile=CaptureProfile.for_size(*settings.capture_size),
             blobs=blobs,
+            db=db,
+            record=settings.record,
             analysis_fps=settings.analysis_fps,
             still_analysis_fps=settings.still_analysis_fps,
             stream_lost_grace=settings.stream_lost_grace_seconds,
@@ -321,7 +323,8 @@ class LiveHub:
     async def close(self) -> None:
         """Server shutdown: end every open incident (stored), close every connection."""
         sessions, self._sessions = list(self._sessions.values()), {}
-        closing = [live.close() for live in sessions] + list(self._closing)
+        # The server stops, not the attempts: their recordings continue after a restart.
+        closing = [live.close(ended=False) for live in sessions] + list(self._closing)
         for result in await asyncio.gather(*closing, return_exceptions=True):
             if isinstance(result, BaseException):
                 logger.error("closing a live session failed", exc_info=result)

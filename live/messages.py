@@ -5,7 +5,7 @@ Two channels carry them (both documented in `GET /api/asyncapi.json`):
 - the proctors' consoles, per exam (`ConsoleBus`, then the console WebSocket):
   `AlertMessage`, `SessionChanged`, `Overlay`, `ProctorMessage`, `Missed`;
 - the candidate's page, over the `proctor` data channel: `AlertMessage` and
-  `ProctorMessage` out; `PageEvent` in (`page_events.observation_from_page`).
+  `ProctorMessage` out; `PageEvent` in (`page_events.observations_from_page`).
 
 Each is a frozen pydantic model with a literal `type`, so a receiver (Python or JS)
 switches on one field, and `CONSOLE_MESSAGE` parses any of them back from JSON.

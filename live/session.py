@@ -13,6 +13,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.dispatch import AlertDispatcher, DeliveredAlert
 from alerts.engine import RuleEngine
@@ -29,8 +30,9 @@ from live.bus import ConsoleBus
 from live.counters import LiveCounters
 from live.identity_evidence import beside_reference
 from live.messages import Overlay, ProctorMessage, SessionChanged, SessionEvent
-from live.page_events import observation_from_page
+from live.page_events import observations_from_page
 from live.protocol import OfferAnswer
+from live.recording import AttemptRecording
 from live.thumbnail import Thumbnail
 from media.audio import AudioSampler
 from media.constraints import CaptureProfile
@@ -77,7 +79,10 @@ class LiveContext:
     ice: IceSettings
     profile: CaptureProfile
     blobs: BlobStore
-    """Where evidence goes (`storage.blobs`)."""
+    """Where evidence and recordings go (`storage.blobs`)."""
+    db: async_sessionmaker[AsyncSession]
+    record: bool
+    """Record each attempt's camera, microphone and screen (`live.recording`)."""
     analysis_fps: float
     still_analysis_fps: float
     stream_lost_grace: float
@@ -128,6 +133,16 @@ class LiveSession:
         self.broadcast = Broadcast(name=f"watch-{session_id}")
         """The candidate's video for proctors who watch it live (encoded once for all)."""
         self.thumbnail = Thumbnail(context.executor)
+        self.recording = (
+            AttemptRecording(
+                session_id=session_id,
+                blobs=context.blobs,
+                db=context.db,
+                executor=context.executor,
+            )
+            if context.record
+            else None
+        )
 
     @property
     def peer(self) -> CandidatePeer | None:
@@ -175,6 +190,9 @@ class LiveSession:
             context.executor,
             name=f"audio-{self.session_id}",
         )
+        recording = self.recording
+        if recording is not None:
+            await recording.prepare()
         peer = CandidatePeer(
             self.session_id,
             context.ice,
@@ -183,6 +201,7 @@ class LiveSession:
             on_message=self._on_page_message,
             video_kbps=context.profile.video_kbps,
             audio_ptime_ms=context.profile.audio_ptime_ms,
+            on_receiver=None if recording is None else recording.on_receiver,
         )
 
         async def on_state(state: str) -> None:
@@ -262,11 +281,11 @@ class LiveSession:
         await self._observe(observations)
 
     async def _on_page_message(self, message: dict[str, Any]) -> None:
-        observation = observation_from_page(message, time.monotonic())
-        if observation is None:
+        observations = observations_from_page(message, time.monotonic())
+        if observations is None:
             self._log.debug("ignored page message %r", message.get("type"))
             return
-        await self._observe([observation])
+        await self._observe(observations)
 
     async def analyze_upload(self, bgr: np.ndarray) -> tuple[FrameAnalysis, list[DeliveredAlert]]:
         """One uploaded frame through the same analyser, rules and sinks as the live stream."""
@@ -339,8 +358,9 @@ class LiveSession:
 
     # --- end --------------------------------------------------------------------------
 
-    async def close(self) -> None:
-        """End every open incident (delivered and stored) and close the connection."""
+    async def close(self, *, ended: bool = True) -> None:
+        """End every open incident (delivered and stored) and close the connection. With
+        `ended` (the attempt is over, not the server stopping) its recording is merged."""
         if self._closed:
             return
         events = self._engine.close(time.monotonic())
@@ -351,3 +371,5 @@ class LiveSession:
         await self.broadcast.close()
         await self._context.peers.close(self.session_id)
         self._peer = None
+        if self.recording is not None:
+            await self.recording.stop(final=ended)

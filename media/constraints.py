@@ -44,6 +44,13 @@ class CaptureProfile:
     Voice detection reads 0.5 s chunks, so 120 ms packets (Opus's longest; Chromium sends
     8.5 a second, tests/test_web_e2e.py) lose nothing and cost a sixth of the packets."""
 
+    screen_frame_rate: int = 2
+    """The shared screen is recorded, not analysed: 1-2 pictures a second show what the
+    candidate looks at, text included."""
+    screen_max_width: int = 1280
+    """The screen is sent at the camera's bitrate (the answer's `b=AS` caps every video
+    section): at 2 fps a mostly still desktop costs little more than its keyframes."""
+
     def __post_init__(self) -> None:
         names = ("width", "height", "frame_rate", "video_kbps", "audio_kbps", "audio_ptime_ms")
         for name in names:
@@ -77,13 +84,26 @@ class CaptureProfile:
             },
         }
 
+    def screen_constraints(self) -> dict[str, Any]:
+        """`MediaTrackConstraints` for the shared screen's track (`applyConstraints`)."""
+        return {
+            "frameRate": {"max": self.screen_frame_rate},
+            "width": {"max": self.screen_max_width},
+        }
+
     def sender_parameters(self) -> dict[str, Any]:
-        """Per-kind `RTCRtpEncodingParameters` for `RTCRtpSender.setParameters`."""
+        """`RTCRtpEncodingParameters` for `RTCRtpSender.setParameters`: per kind, and for
+        the screen's video sender."""
         return {
             "video": {"maxBitrate": self.video_kbps * 1000, "maxFramerate": self.frame_rate},
             "audio": {"maxBitrate": self.audio_kbps * 1000},
+            "screen": {
+                "maxBitrate": self.video_kbps * 1000,
+                "maxFramerate": self.screen_frame_rate,
+            },
         }
 
     def page_settings(self) -> dict[str, Any]:
         """Everything the page needs, as one JSON-ready dict to return with the answer."""
-        return {"constraints": self.media_constraints(), "sender": self.sender_parameters()}
+        constraints = {**self.media_constraints(), "screen": self.screen_constraints()}
+        return {"constraints": constraints, "sender": self.sender_parameters()}

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcicetransport import RTCIceGatherer, parse_stun_turn_uri
 
 from core.settings import Settings
@@ -176,9 +176,13 @@ class IceSettings:
         """Whether a remote candidate's address may be used (always, unless loopback-only)."""
         return not self.loopback_only or is_loopback_address(host)
 
-    def new_peer_connection(self) -> RTCPeerConnection:
-        """An RTCPeerConnection with this configuration (call `prepare_gathering` later)."""
-        return RTCPeerConnection(configuration=self.rtc_configuration())
+    def new_peer_connection(self, bundle: RTCBundlePolicy | None = None) -> RTCPeerConnection:
+        """An RTCPeerConnection with this configuration (call `prepare_gathering` later);
+        `bundle` overrides aiortc's bundle policy (`signaling.routing`)."""
+        configuration = self.rtc_configuration()
+        if bundle is not None:
+            configuration.bundlePolicy = bundle
+        return RTCPeerConnection(configuration=configuration)
 
     def prepare_gathering(self, pc: RTCPeerConnection) -> None:
         """Apply the host and port restrictions; call right before `pc.setLocalDescription`."""

@@ -15,13 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCDataChannel, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from core.tasks import cancel_and_wait, spawn
 from media.consumer import TrackConsumer, TrackDrain
 from signaling.ice import IceSettings
 from signaling.negotiation import apply_offer, gathered_answer
+from signaling.routing import MAX_BUNDLE, pin_declared_ssrcs
 from signaling.sdp import with_audio_ptime, with_bandwidth
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_MESSAGE_CHARS",
     "CandidatePeer",
     "OnMessage",
+    "OnReceiver",
     "OnStateChange",
 ]
 
@@ -48,6 +50,10 @@ INBOX_SIZE = 256
 
 OnMessage = Callable[[dict[str, Any]], Awaitable[None]]
 """Awaited with each JSON object the page sends, in order."""
+
+OnReceiver = Callable[[str, int, RTCRtpReceiver], None]
+"""Called with each track's kind, its rank among the tracks of that kind (0 for the first:
+the camera; 1 for a second video: the screen) and its receiver, which a recorder taps."""
 
 OnStateChange = Callable[[str], Awaitable[None]]
 """Awaited with each new `RTCPeerConnection.connectionState`: "connecting", "connected",
@@ -99,6 +105,7 @@ class CandidatePeer:
         video_kbps: int | None = None,
         audio_ptime_ms: int | None = None,
         require_video: bool = True,
+        on_receiver: OnReceiver | None = None,
     ) -> None:
         """`video_kbps`: cap written into the answer (`CaptureProfile.video_kbps`); None for
         no cap. `audio_ptime_ms`: audio packet time asked for in the answer
@@ -108,13 +115,15 @@ class CandidatePeer:
         self._ice = ice
         self._consumers: dict[str, TrackConsumer | None] = {"video": video, "audio": audio}
         self._started: list[TrackConsumer] = []
+        self._on_receiver = on_receiver
+        self._tracks_of_kind: dict[str, int] = {}
         self.on_message: OnMessage = on_message or _ignore_message
         self.on_state_change: OnStateChange = on_state_change or _ignore_state
         self._video_kbps = video_kbps
         self._audio_ptime_ms = audio_ptime_ms
         self._require_video = require_video
         self._log = _SessionLog(logger, {"session_id": session_id})
-        self._pc = ice.new_peer_connection()
+        self._pc = ice.new_peer_connection(bundle=MAX_BUNDLE)  # camera and screen: routing.py
         self._channel: RTCDataChannel | None = None
         self._channel_open = asyncio.Event()
         self._inbox: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(INBOX_SIZE)
@@ -149,6 +158,7 @@ class CandidatePeer:
             raise RuntimeError("a CandidatePeer accepts a single offer; create a new one")
         self._accepted = True
         await apply_offer(self._pc, self._ice, sdp, type, require_video=self._require_video)
+        pin_declared_ssrcs(self._pc)  # camera and screen: each stream to its own receiver
         local = await gathered_answer(self._pc, self._ice)
         if "a=candidate:" not in local.sdp:
             self._log.error("no local ICE candidate (IceSettings.hosts=%s)", self._ice.hosts)
@@ -222,6 +232,17 @@ class CandidatePeer:
         else:
             self._consumers[track.kind] = None  # a second track of this kind gets drained
         self._log.info("receiving %s track", track.kind)
+        rank = self._tracks_of_kind.get(track.kind, 0)
+        self._tracks_of_kind[track.kind] = rank + 1
+        if self._on_receiver is not None:
+            receiver = next(
+                (t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track), None
+            )
+            if receiver is not None:
+                try:
+                    self._on_receiver(track.kind, rank, receiver)
+                except Exception:
+                    self._log.exception("the %s receiver callback failed", track.kind)
         try:
             consumer.start(track)
         except Exception:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.datadir import DIR_MODE, FILE_MODE
@@ -60,6 +61,22 @@ class BlobStore(Protocol):
         many were deleted."""
         ...
 
+    async def put_file(self, key: str, path: Path) -> None:
+        """Store the file at `path` under `key` (for blobs too large to hold in memory)."""
+        ...
+
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys under `prefix` + "/", sorted."""
+        ...
+
+    async def size(self, key: str) -> int | None:
+        """The blob's length in bytes; None when there is none."""
+        ...
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes from offset `start` (HTTP range requests)."""
+        ...
+
 
 class FileBlobStore:
     """Blobs as files under `root` (the data directory), created owner-only."""
@@ -82,6 +99,48 @@ class FileBlobStore:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(partial, path)
+
+    async def put_file(self, key: str, path: Path) -> None:
+        await asyncio.to_thread(self._copy, path, self.path(key))
+
+    @staticmethod
+    def _copy(source: Path, path: Path) -> None:
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle, source.open("rb") as original:
+            shutil.copyfileobj(original, handle, 1024 * 1024)
+        os.replace(partial, path)
+
+    async def keys(self, prefix: str) -> list[str]:
+        return await asyncio.to_thread(self._keys, check_key(prefix))
+
+    def _keys(self, prefix: str) -> list[str]:
+        top = self.root / prefix
+        found = [
+            (Path(folder) / name).relative_to(self.root).as_posix()
+            for folder, _, files in os.walk(top)
+            for name in files
+            if not name.endswith(".partial")
+        ]
+        return sorted(found)
+
+    async def size(self, key: str) -> int | None:
+        path = self.path(key)
+        try:
+            found = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:
+            return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None  # a folder is no blob
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        return await asyncio.to_thread(self._read_range, self.path(key), start, length)
+
+    @staticmethod
+    def _read_range(path: Path, start: int, length: int) -> bytes:
+        with path.open("rb") as handle:
+            handle.seek(start)
+            return handle.read(length)
 
     async def get(self, key: str) -> bytes | None:
         path = self.path(key)
@@ -128,13 +187,39 @@ class DatabaseBlobStore:
             return found.scalar_one_or_none()
 
     async def delete_prefix(self, prefix: str) -> int:
-        check_key(prefix)
         async with self._db() as db:
-            pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            under = Blob.key.like(f"{pattern}/%", escape="\\")
-            result = await db.execute(delete(Blob).where((Blob.key == prefix) | under))
+            result = await db.execute(delete(Blob).where((Blob.key == prefix) | _under(prefix)))
             await db.commit()
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def put_file(self, key: str, path: Path) -> None:
+        # One row holds the whole blob: a merged recording passes through memory once.
+        await self.put(key, await asyncio.to_thread(path.read_bytes))
+
+    async def keys(self, prefix: str) -> list[str]:
+        async with self._db() as db:
+            found = await db.execute(select(Blob.key).where(_under(prefix)).order_by(Blob.key))
+            return list(found.scalars())
+
+    async def size(self, key: str) -> int | None:
+        async with self._db() as db:
+            found = await db.execute(
+                select(func.length(Blob.data)).where(Blob.key == check_key(key))
+            )
+            return found.scalar_one_or_none()
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        async with self._db() as db:
+            found = await db.execute(
+                select(func.substr(Blob.data, start + 1, length)).where(Blob.key == check_key(key))
+            )
+            return bytes(found.scalar_one_or_none() or b"")
+
+
+def _under(prefix: str) -> ColumnElement[bool]:
+    """Keys under `prefix` + "/" (LIKE, its wildcards escaped)."""
+    pattern = check_key(prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Blob.key.like(f"{pattern}/%", escape="\\")
 
 
 def blob_store(data_dir: Path, clustered: bool, db: async_sessionmaker[AsyncSession]) -> BlobStore:

@@ -134,6 +134,11 @@ class Exam(Base):
     show_score: Mapped[bool] = mapped_column(Boolean, default=True)
     rules_preset: Mapped[str] = mapped_column(String(16), default="normal")
     rules_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    """Days after an attempt ends before its recordings and evidence are purged; None: the
+    server's default (`Settings.retention_days`)."""
+    record_screen: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """Candidates must share their entire screen, which is recorded like the camera."""
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -194,6 +199,8 @@ class ExamSession(Base):
     risk_score: Mapped[float] = mapped_column(Float, default=0.0)
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
+    purged_at: Mapped[datetime | None]
+    """When the retention job removed its recordings and evidence."""
     live_node: Mapped[str | None] = mapped_column(String(128), index=True)
     """The node holding the attempt's live session (`storage.ownership`)."""
     live_fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
@@ -255,6 +262,62 @@ class ReferenceFace(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Consent(Base):
+    """A candidate agreed to this text (the deployment's, `Settings.consent_text`) then."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingStatus(StrEnum):
+    RECORDING = "recording"
+    """Segments are being written (or were, by a process that stopped)."""
+    READY = "ready"
+    """Merged into one file with its duration and index."""
+
+
+class Recording(Base):
+    """One track (camera with microphone, or screen) of an attempt, as recorded."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (UniqueConstraint("session_id", "track", name="uq_recordings_track"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True
+    )
+    track: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=RecordingStatus.RECORDING.value)
+    started_at: Mapped[datetime]
+    """The wall-clock instant of the recording's time 0 (its first frame)."""
+    ended_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """A staff action, written in the same transaction as the action. Ids are plain numbers,
+    not foreign keys: the log outlives what it names (a deleted candidate)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int] = mapped_column(Integer, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    """The actor's username then."""
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    exam_id: Mapped[int | None] = mapped_column(Integer)
+    session_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    """The account acted on (changed, exported, deleted)."""
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 class Blob(Base):
     """A file kept in the database, for nodes that share no disk (`storage.blobs`)."""
 

@@ -128,9 +128,17 @@ class Api:
     async def admin(self) -> str:
         return await self.login(*ADMIN)
 
-    async def candidate(self, username: str, password: str = "candidate-pass-1") -> str:
+    async def candidate(
+        self, username: str, password: str = "candidate-pass-1", *, consent: bool = True
+    ) -> str:
+        """A new candidate's token; with `consent`, they agreed to the recording notice (as
+        the page asks before the reference photo): without it no attempt starts."""
         await self.ok("POST", "/register", json={"username": username, "password": password})
-        return await self.login(username, password)
+        token = await self.login(username, password)
+        if consent:
+            notice = await self.ok("GET", "/api/consent", token)
+            await self.ok("POST", "/api/me/consent", token, json={"version": notice["version"]})
+        return token
 
     async def staff(self, username: str, role: str = "proctor") -> str:
         password = f"{role}-pass-123"

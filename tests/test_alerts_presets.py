@@ -60,7 +60,9 @@ def test_strict_is_never_slower_than_normal_nor_normal_than_lenient() -> None:
 def test_event_sources_never_go_stale_and_frame_sources_do() -> None:
     # A hidden tab reports once; treating its silence as "back" would end the alert falsely.
     for rules in PRESETS.values():
-        for kind in (K.FOCUS_LOST, K.FULLSCREEN_EXIT, K.STREAM_LOST, K.COPY_PASTE):
+        page_kinds = (K.FOCUS_LOST, K.FULLSCREEN_EXIT, K.STREAM_LOST, K.COPY_PASTE)
+        screen_kinds = (K.SCREEN_SHARE_STOPPED, K.NOT_ENTIRE_SCREEN, K.SECOND_MONITOR)
+        for kind in page_kinds + screen_kinds:
             assert rules[kind].stale_after is None
         for kind in (K.NO_FACE, K.LOOKING_AWAY, K.SPEECH, K.FACE_MISMATCH):
             stale = rules[kind].stale_after

@@ -32,7 +32,7 @@ async def test_the_document_covers_both_channels(api: Api) -> None:
         "snapshot", "session", "alert", "analysis", "message", "closed", "focus",
     }  # fmt: skip
     page = validators(document, "dataChannel")
-    assert set(page) == {"alert", "message", "focus", "fullscreen", "clipboard"}
+    assert set(page) == {"alert", "message", "focus", "fullscreen", "clipboard", "screen"}
     assert document["channels"]["console"]["address"] == "/api/exams/{exam_id}/live"
 
 

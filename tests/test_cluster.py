@@ -122,6 +122,8 @@ async def setup_exam(rest: Rest, candidates: int) -> tuple[str, int, list[tuple[
         name = f"cand{n}"
         await rest.ok("POST", "/register", body={"username": name, "password": "cand-password-1"})
         token = await rest.login(name, "cand-password-1")
+        notice = await rest.ok("GET", "/api/consent", token)
+        await rest.ok("POST", "/api/me/consent", token, {"version": notice["version"]})
         body = {"usernames": [name]}
         await rest.ok("POST", f"/api/exams/{exam['id']}/candidates", proctor, body)
         session = await rest.ok("POST", f"/api/exams/{exam['id']}/sessions", token)

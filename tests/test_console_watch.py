@@ -144,6 +144,16 @@ async def test_proctors_watch_message_and_see_thumbnails_of_a_streaming_candidat
         assert live.broadcast.viewer_count == 0
         overview = await api.ok("GET", f"/api/exams/{exam_id}/overview", proctor)
         assert overview["sessions"] == []
+
+        # Each staff action is in the audit log, by whom; the refused watch is not.
+        audit = await api.ok("GET", f"/api/audit?session_id={session_id}&limit=100", admin)
+        actions = sorted((entry["action"], entry["actor"]) for entry in audit["entries"])
+        watchers = ["proctor1", "root", "proctor1", "root"][:MAX_VIEWERS]
+        assert actions == sorted(
+            [("messaged", "proctor1"), ("terminated", "proctor1")]
+            + [("watched_live", name) for name in watchers]
+        )
+        assert {entry["exam_id"] for entry in audit["entries"]} == {exam_id}
     finally:
         for viewer in viewers:
             await viewer.close()

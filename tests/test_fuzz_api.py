@@ -81,6 +81,8 @@ def seed(base: str) -> dict[str, str]:
         "rules_overrides": {"no_face": {"start_after": 0.5}},
     })  # fmt: skip
     call(base, "POST", f"/api/exams/{exam['id']}/candidates", proctor, {"usernames": ["cora"]})
+    notice = call(base, "GET", "/api/consent", candidate)
+    call(base, "POST", "/api/me/consent", candidate, {"version": notice["version"]})
     session = call(base, "POST", f"/api/exams/{exam['id']}/sessions", candidate)
     for _ in range(3):  # an empty chair for a second: a no_face alert
         upload(base, candidate, session["session_id"], DATA / "coffee.jpg")

@@ -17,6 +17,9 @@ def test_default_profile_is_qvga_at_5_fps_and_80_kbits() -> None:
     assert video["frameRate"] == {"ideal": 5, "max": 5}
     assert settings["constraints"]["audio"]["channelCount"] == 1
     assert settings["sender"]["video"] == {"maxBitrate": 80_000, "maxFramerate": 5}
+    # The shared screen (exams that record it): 2 frames/s, at most 1280 wide.
+    assert settings["constraints"]["screen"] == {"frameRate": {"max": 2}, "width": {"max": 1280}}
+    assert settings["sender"]["screen"] == {"maxBitrate": 80_000, "maxFramerate": 2}
     # The REST layer returns it as JSON with the answer.
     assert json.loads(json.dumps(settings)) == settings
 

@@ -107,6 +107,12 @@ async def test_https_access_log_and_private_data_dir(tmp_path: Path) -> None:
                 base + "/login", json={"username": "cand", "password": "cand-password-1"}
             ) as response:
                 cand = {"Authorization": f"Bearer {(await response.json())['access_token']}"}
+            async with http.get(base + "/api/consent", headers=cand) as response:
+                version = (await response.json())["version"]
+            async with http.post(
+                base + "/api/me/consent", headers=cand, json={"version": version}
+            ) as response:
+                assert response.status == 200
             async with http.post(
                 f"{base}/api/exams/{exam['id']}/sessions", headers=cand
             ) as response:

@@ -120,3 +120,26 @@ def test_secret_key_is_generated_once_with_owner_only_permissions(tmp_path: Path
     assert len(first.secret_key) >= 32 and first.secret_key == second.secret_key
     mode = (tmp_path / "secret_key").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
+
+
+def test_recording_retention_and_consent_settings_parse() -> None:
+    defaults, _ = load_settings({})
+    assert defaults.record and defaults.retention_days == 30 and "recorded" in defaults.consent_text
+    settings, _ = load_settings(
+        {
+            "PROCTOR_RECORDING": "0",
+            "PROCTOR_RETENTION_DAYS": "7",
+            "PROCTOR_CONSENT_TEXT": "  Our notice.  ",
+        }
+    )
+    assert (settings.record, settings.retention_days, settings.consent_text) == (
+        False,
+        7,
+        "Our notice.",
+    )
+    for environ, message in (
+        ({"PROCTOR_RECORDING": "yes"}, "PROCTOR_RECORDING='yes' must be 0 or 1"),
+        ({"PROCTOR_RETENTION_DAYS": "0"}, "PROCTOR_RETENTION_DAYS='0' must be at least 1"),
+    ):
+        with pytest.raises(SettingsError, match=message):
+            load_settings(environ)

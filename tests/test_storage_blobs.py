@@ -58,3 +58,30 @@ async def test_deleting_a_prefix_removes_everything_under_it_only(store: BlobSto
 def test_keys_cannot_leave_the_store(key: str) -> None:
     with pytest.raises(ValueError, match="not a blob key"):
         check_key(key)
+
+
+async def test_large_blobs_go_in_from_a_file_and_come_out_by_ranges(
+    store: BlobStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    source = tmp_path_factory.mktemp("merged") / "recording.webm"
+    source.write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    await store.put_file("recordings/7/camera.webm", source)
+    await store.put("recordings/7/camera/0000005000.webm", b"segment 2")
+    await store.put("recordings/7/camera/0000000000.webm", b"segment 1")
+    await store.put("recordings/70/camera.webm", b"another attempt")
+    assert await store.size("recordings/7/camera.webm") == 1024 * 1024
+    assert await store.size("recordings/7/screen.webm") is None
+    assert await store.read_range("recordings/7/camera.webm", 255, 3) == b"\xff\x00\x01"
+    assert await store.read_range("recordings/7/camera.webm", 1024 * 1024 - 1, 10) == b"\xff"
+    assert await store.keys("recordings/7") == [
+        "recordings/7/camera.webm",
+        "recordings/7/camera/0000000000.webm",
+        "recordings/7/camera/0000005000.webm",
+    ]
+    assert await store.keys("recordings/7/camera") == [
+        "recordings/7/camera/0000000000.webm",
+        "recordings/7/camera/0000005000.webm",
+    ]
+    if isinstance(store, FileBlobStore):
+        path = store.root / "recordings" / "7" / "camera.webm"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -123,6 +123,11 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
         await candidate.fill("#auth-username", "barack")
         await candidate.fill("#auth-password", "candidate-pass-1")
         await candidate.click("#auth-submit")
+        # Nothing is taken before the candidate agrees to the recording notice.
+        await candidate.wait_for_selector("#consent-agree")
+        assert await candidate.is_disabled("#capture-photo")
+        await candidate.click("#consent-agree")
+        await candidate.wait_for_selector("#consent[data-given=true]")
         await candidate.wait_for_selector("#check-camera[data-ok=true]", timeout=15_000)
         await candidate.wait_for_selector("#check-mic[data-ok=true]")
         await rest.call(

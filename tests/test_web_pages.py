@@ -40,6 +40,12 @@ async def empty_exam(rest: Rest, admin: str, title: str) -> dict[str, Any]:
     return dict(await rest.call("POST", "/api/exams", admin, json=body))
 
 
+async def consent(rest: Rest, token: str) -> None:
+    """Agree to the recording notice (the page's "I agree"), as every attempt needs."""
+    notice = await rest.call("GET", "/api/consent", token)
+    await rest.call("POST", "/api/me/consent", token, json={"version": notice["version"]})
+
+
 async def enrolled_candidate(
     rest: Rest, http: aiohttp.ClientSession, base: str, admin: str, exam_id: int, username: str
 ) -> str:
@@ -48,6 +54,7 @@ async def enrolled_candidate(
         "POST", "/register", json={"username": username, "password": "candidate-pass-1"}
     )
     token = await rest.login(username, "candidate-pass-1")
+    await consent(rest, token)
     async with http.put(
         base + "/api/me/reference-photo",
         data=(DATA / "obama2.jpg").read_bytes(),
@@ -235,6 +242,7 @@ async def test_admin_builds_an_exam_enrols_people_and_reads_history_and_charts(
         ]
 
         # Some history: frames without a face from cathy's attempt raise no_face.
+        await consent(rest, cathy)
         session = await rest.call("POST", f"/api/exams/{exam['id']}/sessions", cathy)
         for _ in range(4):
             form = aiohttp.FormData()

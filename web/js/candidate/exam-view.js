@@ -11,6 +11,7 @@ import { renderClosed, renderResult } from "./exam-end.js";
 import { showLinkState, showServerMessage } from "./exam-notices.js";
 import { ExamLink, watchPageEvents } from "./link.js";
 import { api, app } from "./page.js";
+import { ScreenGate } from "./screen.js";
 
 export function enterFullscreen() {
   const root = document.documentElement;
@@ -45,6 +46,9 @@ export class ExamView {
     const submit = h("button.btn.primary.block#submit-exam", { on: { click: () => this.confirmSubmit() } }, "Submit exam");
 
     const questions = exam.questions.map((q, index) => this.renderQuestion(q, index));
+    const questionsCard = h("div.card#questions", questions.length ? questions : h("div.empty", "This exam has no questions."));
+    const gateSlot = h("div.stack");
+    const screenCard = h("div.card.card-body.stack.tight#screen-card", { hidden: true }, h("div.row", h("span.section-title", "Your screen"), h("span.spacer"), h("span.small.muted", "Recorded")));
     clear(
       app,
       h(
@@ -54,11 +58,12 @@ export class ExamView {
         h("div.page-head", h("div", h("h1", exam.title), h("p", exam.description || `${exam.questions.length} questions · answers are saved as you type`))),
         h(
           "div.exam-layout",
-          h("div.card", questions.length ? questions : h("div.empty", "This exam has no questions.")),
+          h("div.stack", gateSlot, questionsCard),
           h(
             "aside.exam-side",
             h("div.card.card-body.stack", h("div.row", h("span.section-title", "Time left"), h("span.spacer"), this.connection), this.countdown, h("div.progress", this.progressBar), this.progressText, this.saveState, submit),
             h("div.card.card-body.stack.tight", h("div.row", h("span.section-title", "Your camera"), h("span.spacer"), h("span.small.muted", "Monitored")), h("div.video-frame", selfView)),
+            screenCard,
             h("div.small.muted", { style: "padding:0 4px" }, "Stay in view, alone, on this tab. Warnings appear in the corner; they are also seen by your proctor."),
           ),
         ),
@@ -72,6 +77,17 @@ export class ExamView {
     });
     this.link.start();
     this.stopEvents = watchPageEvents(this.link);
+    if (exam.record_screen) {
+      // The questions stay hidden until the entire screen is shared, and again if it stops.
+      this.screenGate = new ScreenGate(this.link, (shared) => {
+        questionsCard.hidden = !shared;
+        screenCard.hidden = !shared;
+      });
+      questionsCard.hidden = true;
+      gateSlot.append(this.screenGate.el);
+      screenCard.append(h("div.video-frame", this.screenGate.preview));
+      this.screenGate.preview.hidden = false;
+    }
     const onFullscreen = () => (this.banner.hidden = Boolean(document.fullscreenElement) || this.finished || !this.wasFullscreen);
     document.addEventListener("fullscreenchange", () => {
       if (document.fullscreenElement) this.wasFullscreen = true;
@@ -203,6 +219,7 @@ export class ExamView {
     for (const timer of this.timers) clearInterval(timer);
     if (this.stopEvents) this.stopEvents();
     if (this.link) this.link.stop();
+    if (this.screenGate) this.screenGate.stop();
     localStorage.removeItem(this.storeKey);
     stopCamera();
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});

@@ -26,10 +26,10 @@ export async function loadExams(list) {
   for (const session of sessions.sessions) {
     if (!byExam.has(session.exam_id)) byExam.set(session.exam_id, session); // newest first
   }
-  const ready = Boolean(state.stream) && state.enrolled;
+  const ready = Boolean(state.stream) && state.enrolled && state.consented;
   clear(
     list,
-    h("div.notice.info#start-hint", { hidden: ready, style: "margin:12px 20px 0" }, icon("info"), h("span", "Allow your camera and enrol your reference photo to start an exam.")),
+    h("div.notice.info#start-hint", { hidden: ready, style: "margin:12px 20px 0" }, icon("info"), h("span", "Agree to the recording notice, allow your camera and enrol your reference photo to start an exam.")),
     exams.exams.map((exam) => {
       const session = byExam.get(exam.id);
       let action;

@@ -3,6 +3,7 @@
 import { clear, h } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { micMeter, startCamera } from "./camera.js";
+import { renderConsent } from "./consent.js";
 import { loadExams } from "./exams.js";
 import { api, app, state } from "./page.js";
 import { capturePhoto, loadEnrolment, photoGuide } from "./photo.js";
@@ -27,6 +28,7 @@ export async function renderHome() {
   const photoError = h("div.notice.bad#photo-error", { hidden: true });
   const capture = h("button.btn.primary#capture-photo", { disabled: true, on: { click: () => capturePhoto(video, photoThumb, photoError, refresh) } }, icon("camera"), "Capture reference photo");
   const examList = h("div.exam-list#exam-list", h("div.empty", "Loading your exams…"));
+  const consentCard = h("div.card#consent-card");
 
   clear(
     app,
@@ -40,6 +42,7 @@ export async function renderHome() {
         "div.cols",
         h(
           "div.stack",
+          consentCard,
           h(
             "div.card",
             h("div.card-head", h("span.exam-icon", icon("book")), h("div", h("h3", "Your exams"), h("p", "Exams you are enrolled in")), h("span.spacer"), h("button.btn.sm#refresh-exams", { on: { click: () => loadExams(examList) } }, icon("refresh"), "Refresh")),
@@ -76,7 +79,7 @@ export async function renderHome() {
       checkItem("check-mic", state.stream ? micOk : state.cameraError ? false : null, "Microphone"),
       checkItem("check-photo", state.enrolled ? true : null, "Reference photo enrolled"),
     );
-    capture.disabled = !cameraOk;
+    capture.disabled = !cameraOk || !state.consented;
     clear(capture, icon("camera"), state.enrolled ? "Retake photo" : "Capture reference photo");
     capture.className = state.enrolled ? "btn" : "btn primary";
     if (state.enrolled) {
@@ -87,12 +90,13 @@ export async function renderHome() {
       photoStatus.textContent = "No reference photo yet.";
     }
     for (const button of examList.querySelectorAll("button.start-exam")) {
-      button.disabled = !(cameraOk && state.enrolled);
+      button.disabled = !(cameraOk && state.enrolled && state.consented);
     }
     const hint = examList.querySelector("#start-hint");
-    if (hint) hint.hidden = cameraOk && state.enrolled;
+    if (hint) hint.hidden = cameraOk && state.enrolled && state.consented;
   }
 
+  await renderConsent(consentCard, refresh);
   await startCamera();
   if (state.stream) {
     video.srcObject = state.stream;

@@ -18,6 +18,7 @@ export class ExamLink {
     this.api = api;
     this.sessionId = sessionId;
     this.stream = stream;
+    this.screen = null; // the shared screen's track, sent after the camera's
     this.handlers = handlers;
     this.pc = null;
     this.channel = null;
@@ -39,6 +40,12 @@ export class ExamLink {
     clearTimeout(this.graceTimer);
     this.teardown();
     this.setState("ended");
+  }
+
+  /** Send the shared screen too (or no longer, with null): a new offer with it. */
+  setScreen(track) {
+    this.screen = track;
+    if (!this.stopped && track) this.connect();
   }
 
   /** Send an object on the data channel; queued (bounded) while reconnecting. */
@@ -103,6 +110,8 @@ export class ExamLink {
     for (const track of this.stream.getTracks()) {
       pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
     }
+    // The server takes the second video track for the screen: after the camera's.
+    if (this.screen && this.screen.readyState === "live") pc.addTransceiver(this.screen, { direction: "sendonly" });
     pc.onconnectionstatechange = () => this.onConnectionState(pc);
     try {
       await pc.setLocalDescription(await pc.createOffer());
@@ -144,8 +153,12 @@ export class ExamLink {
       const { width, height, frameRate } = answer.constraints.video;
       video.applyConstraints({ width, height, frameRate }).catch(() => {});
     }
+    if (this.screen && answer.constraints && answer.constraints.screen) {
+      this.screen.applyConstraints(answer.constraints.screen).catch(() => {});
+    }
     for (const sender of pc.getSenders()) {
-      const wanted = sender.track && answer.sender && answer.sender[sender.track.kind];
+      const kind = sender.track && (sender.track === this.screen ? "screen" : sender.track.kind);
+      const wanted = kind && answer.sender && answer.sender[kind];
       if (!wanted) continue;
       const params = sender.getParameters();
       if (!params.encodings || !params.encodings.length) continue;

@@ -10,6 +10,7 @@ export const state = {
   stream: null,
   cameraError: null,
   enrolled: false,
+  consented: false,
   meterStop: null,
 };
 

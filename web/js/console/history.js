@@ -7,6 +7,7 @@ import { allKinds, kindColor, kindLabel } from "../shared/vocabulary.js";
 import { hbars, histogram, stackedBars, timeBuckets } from "./charts.js";
 import { evidenceImage } from "./evidence.js";
 import { alertDuration, riskBadge, severityBadge } from "./labels.js";
+import { RecordingPlayer } from "./player.js";
 
 const PAGE = 25;
 
@@ -16,6 +17,12 @@ async function sessionNames(api, examId) {
 }
 
 export class HistoryTab {
+  /** The attempt's recording, from a few seconds before the alert started. */
+  playMoment(alert) {
+    const name = this.names.get(alert.session_id) || `attempt #${alert.session_id}`;
+    new RecordingPlayer(this.api, { session_id: alert.session_id, username: name, full_name: name }, null, alert.id);
+  }
+
   constructor(api, exam, root) {
     this.api = api;
     this.exam = exam;
@@ -98,7 +105,11 @@ export class HistoryTab {
             h("td", severityBadge(alert.severity)),
             h("td", alert.state === "ended" ? fmtDuration(alertDuration(alert)) : h("span.badge.bad", "open")),
             h("td", review, alert.review_note && h("div.small.muted", { title: alert.review_note }, `“${alert.review_note.slice(0, 40)}”`)),
-            h("td", alert.evidence_url ? evidenceImage(this.api, alert) : h("span.small.muted", "—")),
+            h(
+              "td",
+              alert.evidence_url ? evidenceImage(this.api, alert) : h("span.small.muted", "—"),
+              h("button.btn.ghost.sm.play-moment", { title: "Play the recording from a few seconds before", on: { click: () => this.playMoment(alert) } }, icon("play"), "Recording"),
+            ),
           );
         }),
       );

@@ -12,6 +12,7 @@ import { LiveExam } from "./live.js";
 import { renderLogin } from "./login.js";
 import { renderNewExam } from "./new-exam.js";
 import { renderPeople } from "./people.js";
+import { ReviewTab } from "./review.js";
 import { renderSetup } from "./setup.js";
 
 const api = new Api("proctor.console");
@@ -20,6 +21,7 @@ const topbar = document.getElementById("topbar");
 const TABS = [
   ["live", "Live", "grid"],
   ["alerts", "Alerts", "list"],
+  ["review", "Review", "play"],
   ["insights", "Insights", "chart"],
   ["setup", "Setup", "settings"],
 ];
@@ -136,6 +138,8 @@ function renderExam(main, exam, tab) {
     current.mount();
   } else if (tab === "alerts") {
     new HistoryTab(api, exam, body).mount();
+  } else if (tab === "review") {
+    new ReviewTab(api, exam, body).mount();
   } else if (tab === "insights") {
     new InsightsTab(api, exam, body).mount();
   } else {

@@ -15,6 +15,8 @@ export function renderNewExam(api, main, loadExams) {
   const duration = h("input#exam-duration", { type: "number", min: 1, max: 1440, value: "60", required: true });
   const preset = h("select#exam-preset", h("option", { value: "strict" }, "Strict"), h("option", { value: "normal", selected: true }, "Normal"), h("option", { value: "lenient" }, "Lenient"));
   const showScore = h("input#exam-show-score", { type: "checkbox", checked: true });
+  const recordScreen = h("input#exam-record-screen", { type: "checkbox" });
+  const retention = h("input#exam-retention", { type: "number", min: 1, max: 3650, placeholder: "Server default" });
 
   const addQuestion = (kind = "choice") => {
     const text = h("textarea.q-text-input", { rows: 2, placeholder: "Question text", required: true });
@@ -59,6 +61,8 @@ export function renderNewExam(api, main, loadExams) {
             duration_minutes: Number(duration.value),
             show_score: showScore.checked,
             rules_preset: preset.value,
+            record_screen: recordScreen.checked,
+            retention_days: retention.value ? Number(retention.value) : null,
             questions: [...questions.children].map((box) => box.read()),
           };
           const exam = await api.post("/api/exams", body);
@@ -77,7 +81,9 @@ export function renderNewExam(api, main, loadExams) {
         h("div.full", field("exam-description", "Description", description)),
         field("exam-duration", "Duration (minutes)", duration, "The server enforces the deadline."),
         field("exam-preset", "Proctoring rules", preset, "How quickly alerts are raised."),
+        field("exam-retention", "Keep recordings (days)", retention, "Recordings, snapshots and face data are deleted this long after each attempt."),
         h("label.checkbox.full", showScore, "Show the score to candidates when they submit"),
+        h("label.checkbox.full", recordScreen, "Record the candidate's entire screen (asked before the questions show)"),
       ),
     ),
     h(
