@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import statistics
 import sys
 import time
@@ -41,6 +42,7 @@ from scenario import AUDIO_RATE, EVENTS, FPS, PERIOD  # noqa: E402
 from signaling.ice import IceSettings  # noqa: E402
 
 VIDEO_KINDS = ("no_face", "multiple_faces", "face_mismatch")
+HOST_CANDIDATE = re.compile(r"a=candidate:\S+ \d+ udp \d+ (\S+) \d+ typ host")
 HANGUP_SECONDS = 10.0
 """Upper bound on closing all peers at the end."""
 
@@ -61,6 +63,8 @@ class CandidateResult:
     """Each scripted event as sent: kind, at (monotonic instant of its first frame/sample)."""
     refusals: int = 0
     """Offers the server refused with 503 (full or overloaded) before one was taken."""
+    media_host: str | None = None
+    """The address of the answer's ICE candidates: the node the media goes to."""
     video_sent: int = 0
     video_late: int = 0
     audio_sent: int = 0
@@ -165,6 +169,7 @@ class WebRtcCandidate:
                 break
             await self.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "answer"))
             self.result.answered_at = time.monotonic()
+            self.result.media_host = next(iter(HOST_CANDIDATE.findall(body["sdp"])), None)
         except Exception as error:  # reported per candidate, the others go on
             self.result.error = f"{type(error).__name__}: {error}"
 
