@@ -134,14 +134,17 @@ async def submit_everywhere(nodes: list[Node]) -> None:
         await submit_all(node.api, node.setup, node.sessions)
 
 
-METRIC = re.compile(r"^proctor_http_request_seconds_count\{(?P<labels>[^}]*)\} (?P<count>\S+)$")
+METRIC = re.compile(r"^proctor_http_request_seconds_count\{(?P<labels>.*)\} (?P<count>\S+)$")
+"""A request count of `/metrics`; its labels run to the last brace (routes hold some)."""
 LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 async def http_statuses(http: aiohttp.ClientSession, nodes: list[Node]) -> dict[str, Any]:
-    """The HTTP answers every server gave since it started, by status (its `/metrics`), and
-    the routes of any 5xx other than the 503 that refuses a candidate while full."""
+    """The HTTP answers every server gave since it started, by status (its `/metrics`), the
+    routes of every 4xx and 5xx, and of the 5xx other than the 503 that refuses a candidate
+    while full."""
     statuses: dict[str, int] = {}
+    failed: dict[str, int] = {}
     errors: dict[str, int] = {}
     for node in nodes:
         async with http.get(f"{node.server.url}/metrics") as response:
@@ -150,10 +153,12 @@ async def http_statuses(http: aiohttp.ClientSession, nodes: list[Node]) -> dict[
             if (match := METRIC.match(line)) is None:
                 continue
             labels = dict(LABEL.findall(match["labels"]))
-            count = int(float(match["count"]))
-            statuses[labels["status"]] = statuses.get(labels["status"], 0) + count
-            refusal = labels["status"] == "503" and labels["route"].endswith("/offer")
-            if labels["status"].startswith("5") and not refusal:
-                route = f"{labels['status']} {labels['method']} {labels['route']}"
+            status, count = labels["status"], int(float(match["count"]))
+            statuses[status] = statuses.get(status, 0) + count
+            route = f"{status} {labels['method']} {labels['route']}"
+            if status >= "400":
+                failed[route] = failed.get(route, 0) + count
+            refusal = status == "503" and labels["route"].endswith("/offer")
+            if status.startswith("5") and not refusal:
                 errors[route] = errors.get(route, 0) + count
-    return {"by_status": dict(sorted(statuses.items())), "server_errors": errors}
+    return {"by_status": dict(sorted(statuses.items())), "failed": failed, "server_errors": errors}
