@@ -86,6 +86,9 @@ SELECT xact_commit, tup_inserted, tup_updated, tup_deleted,
        pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint
 FROM pg_stat_database WHERE datname = current_database()
 """
+PG_CONNECTIONS = """
+SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+"""
 PG_TABLES = """
 SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables
 """
@@ -97,10 +100,12 @@ def snapshot(services: Services, database_url: str) -> dict[str, Any]:
     with RedisClient(unix_socket_path=str(services.redis.socket)) as client:
         stats = client.info("stats")
         commands = client.info("commandstats")
+        clients = int(client.info("clients")["connected_clients"]) - 1  # not this one
     # The statistics a backend reports are flushed at most once a second (PostgreSQL 15).
     xacts, inserted, updated, deleted, wal = (
         int(v) for v in services.postgres.psql(PG_TOTALS, database).split("|")
     )
+    connections = int(services.postgres.psql(PG_CONNECTIONS, database)) - 1  # not psql's own
     tables = {}
     for line in services.postgres.psql(PG_TABLES, database).splitlines():
         name, _, rows = line.partition("|")
@@ -108,6 +113,9 @@ def snapshot(services: Services, database_url: str) -> dict[str, Any]:
     redis_process = services.redis.process
     return {
         "redis_commands": int(stats["total_commands_processed"]),
+        "redis_bytes_in": int(stats["total_net_input_bytes"]),
+        "redis_bytes_out": int(stats["total_net_output_bytes"]),
+        "redis_clients": clients,
         "redis_by_command": {
             name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in commands.items()
         },
@@ -118,6 +126,7 @@ def snapshot(services: Services, database_url: str) -> dict[str, Any]:
         "pg_rows_updated": updated,
         "pg_wal_bytes": wal,
         "pg_rows_by_table": tables,
+        "pg_connections": connections,
         "pg_cpu_s": _tree_cpu(_postmaster_pid(services.postgres)),
     }
 
@@ -148,6 +157,9 @@ def service_figures(
         "redis_ops_by_command": _delta(
             before["redis_by_command"], after["redis_by_command"], seconds, n
         ),
+        "redis_bytes_in_per_candidate_s": rate("redis_bytes_in"),
+        "redis_bytes_out_per_candidate_s": rate("redis_bytes_out"),
+        "redis_clients": after["redis_clients"],
         "redis_cores": cores("redis_cpu_s"),
         "pg_commits_per_candidate_s": rate("pg_xact_commit"),
         "pg_rows_written_per_candidate_s": rate("pg_rows_written"),
@@ -157,5 +169,6 @@ def service_figures(
         "pg_rows_by_table": _delta(
             before["pg_rows_by_table"], after["pg_rows_by_table"], seconds, n
         ),
+        "pg_connections": after["pg_connections"],
         "pg_cores": cores("pg_cpu_s"),
     }

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import pickle
+import random
 import re
 import statistics
 import sys
@@ -143,7 +144,12 @@ class WebRtcCandidate:
         if state == "connected" and self.result.connected_at is None:
             self.result.connected_at = now
 
-    async def connect(self, http: aiohttp.ClientSession, stop_at: float) -> None:
+    async def connect(
+        self, http: aiohttp.ClientSession, stop_at: float, retry_jitter: float = 0.0
+    ) -> None:
+        """Offers at `start_at`; refused (503), offers again after Retry-After, as the page
+        does, plus up to `retry_jitter` s at random (0, like the page: refused together,
+        candidates come back together)."""
         await asyncio.sleep(max(0.0, self.start_at - time.monotonic()))
         self.result.offer_at = time.monotonic()
         try:
@@ -158,6 +164,7 @@ class WebRtcCandidate:
                 ) as response:
                     body = await response.json()
                     retry_after = float(response.headers.get("Retry-After", "15"))
+                    retry_after += random.uniform(0.0, retry_jitter)
                 if response.status == 503:  # like the page: wait as asked, then offer again
                     self.result.refusals += 1
                     if time.monotonic() + retry_after >= stop_at:
@@ -262,7 +269,8 @@ async def run(spec: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
         lag_task = asyncio.create_task(loop_lag(stop_at, lags))
         if spec["mode"] == "webrtc":
             peers = [WebRtcCandidate(c, media, spec["audio"]) for c in spec["candidates"]]
-            await asyncio.gather(*(p.connect(http, stop_at) for p in peers))
+            jitter = float(spec.get("retry_jitter", 0.0))
+            await asyncio.gather(*(p.connect(http, stop_at, jitter) for p in peers))
             await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
             try:
                 async with asyncio.timeout(HANGUP_SECONDS):

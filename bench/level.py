@@ -238,7 +238,10 @@ async def _webrtc_phase(
         profiler.schedule(nodes[0].server.process.pid, delay)
     everyone = attempts(nodes)
     starts = [t0 + i * ramp / n for i in range(len(everyone))]
-    spec = {"mode": "webrtc", "media": str(media), "audio": not args.no_audio}
+    spec = {
+        "mode": "webrtc", "media": str(media), "audio": not args.no_audio,
+        "retry_jitter": args.retry_jitter,
+    }  # fmt: skip
     shared = asyncio.create_task(_services_at(mode, when))
     console = None
     if args.console:

@@ -99,6 +99,10 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="pin the servers' process trees to these CPUs (taskset -c), e.g. 0: a slower box",
     )  # fmt: skip
     parser.add_argument("--console", action="store_true", help="a proctor's console open")
+    parser.add_argument(
+        "--retry-jitter", type=float, default=0.0, metavar="S",
+        help="a refused candidate waits Retry-After plus up to S s at random (the page: 0)",
+    )  # fmt: skip
     parser.add_argument("--no-audio", action="store_true", help="video only")
     parser.add_argument("--audio-ptime", type=int, default=asked.audio_ptime_ms,
                         choices=(20, 40, 60, 120), help="ms of audio per Opus packet")  # fmt: skip
