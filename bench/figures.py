@@ -116,6 +116,9 @@ def _live_step(before: dict[str, Any], after: dict[str, Any], seconds: float) ->
         "connected": sum(1 for s in after["sessions"] if s["connection_state"] == "connected"),
         "analysed_per_s": round(analysed / seconds, 1),
         "executor_queue": after.get("executor_queue"),
+        # What admission looks at (live/admission.py), as the server reports it.
+        "analysis_load": after.get("analysis_load"),
+        "loop_lag_s": after.get("loop_lag_s"),
     }
 
 

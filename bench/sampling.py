@@ -75,6 +75,8 @@ async def _live_stats(nodes: list[Node]) -> dict[str, Any]:
         merged["now"] = reply["now"]
         merged["peers"] += reply["peers"]
         merged["executor_queue"] += reply.get("executor_queue") or 0
+        for key in ("analysis_load", "loop_lag_s"):  # the busiest node's
+            merged[key] = max(merged.get(key) or 0.0, reply.get(key) or 0.0)
         for item in reply["sessions"]:
             merged["sessions"].append({**item, "session_id": node.key(item["session_id"])})
     return merged
