@@ -6,27 +6,35 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from sqlalchemy import select
 
+from api.access_log import AccessLogger
 from api.accounts import create_user
 from api.attempts import expire_overdue
 from api.console_feed import ConsoleFeed
 from api.errors import ApiError, error_middleware
+from api.forwarded import TrustedProxies, forwarded_middleware
 from api.health import METRICS, MetricsState, metrics_middleware
 from api.routes import OPERATIONS, setup_routes
 from api.services import SERVICES, Services
-from auth.throttle import LoginThrottle
+from auth.throttle import LoginGuard, SlidingWindow, Windows
+from auth.tickets import TicketBook, Tickets
 from auth.tokens import TokenIssuer
 from cluster.node import ClusterNode
+from cluster.shared import RedisTickets, RedisWindows
+from core.datadir import create_private_file, secure_data_dir
 from core.settings import Settings, SettingsError, ensure_secret_key, load_settings
 from live.hub import LiveHub
 from live.pipeline import LivePipeline
 from live.worker_hub import WorkerHub
+from signaling.ice import ice_settings
 from storage.alert_store import INTERRUPTED, end_stale_incidents
 from storage.blobs import blob_store
 from storage.db import create_engine, migrate, session_factory
@@ -34,28 +42,40 @@ from storage.models import Role, User, utcnow
 
 log = logging.getLogger("proctor")
 
+REGISTRATION_WINDOW = 3600.0
+
 
 def create_app(settings: Settings) -> web.Application:
     settings = ensure_secret_key(settings)
+    if ice_settings(settings).static_turn_urls:  # validated here, not at the first offer
+        log.warning(
+            "a TURN server in PROCTOR_ICE_SERVERS has a static password: the server uses it, "
+            "browsers never get it (set PROCTOR_TURN_SECRET to give them minted credentials)"
+        )
     metrics = MetricsState(settings.resolved_node_id)
-    app = web.Application(
-        middlewares=[metrics_middleware(metrics.http), error_middleware],
-        client_max_size=settings.max_body_bytes,
-    )
+    middlewares: list[Middleware] = [metrics_middleware(metrics.http), error_middleware]
+    if settings.trusted_proxies:
+        # Outermost: the metrics, the error middleware and every handler see the real client.
+        middlewares.insert(0, forwarded_middleware(TrustedProxies(settings.trusted_proxies)))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[METRICS] = metrics
     engine = create_engine(settings.resolved_database_url)
     db = session_factory(engine)
+    node = ClusterNode(settings, db) if settings.clustered else None
+    logins, registrations, tickets = _shared_counts(settings, node)
     app[SERVICES] = Services(
         settings=settings,
         engine=engine,
         db=db,
         tokens=TokenIssuer(settings.secret_key, settings.token_ttl_seconds),
-        throttle=LoginThrottle(settings.login_attempts, settings.login_window_seconds),
+        logins=logins,
+        registrations=registrations,
+        tickets=tickets,
         blobs=blob_store(settings.data_dir, settings.clustered, db),
+        node=node,
     )
     setup_routes(app, OPERATIONS)
-    if settings.clustered:
-        node = app[SERVICES].node = ClusterNode(settings, db)
+    if node is not None:
         node.setup_routes(app)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(live_context)
@@ -63,9 +83,34 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+def _shared_counts(
+    settings: Settings, node: ClusterNode | None
+) -> tuple[LoginGuard, Windows, Tickets]:
+    """The throttles and WebSocket tickets: in memory on one box, in Redis across nodes."""
+    if node is None:
+        logins = LoginGuard.in_memory(
+            settings.login_attempts, settings.login_address_attempts, settings.login_window_seconds
+        )
+        per_address = SlidingWindow(settings.registrations_per_address, REGISTRATION_WINDOW)
+        return logins, per_address, TicketBook()
+    redis, window = node.redis, settings.login_window_seconds
+    logins = LoginGuard(
+        RedisWindows(redis, "login-pair", settings.login_attempts, window),
+        RedisWindows(redis, "login-address", settings.login_address_attempts, window),
+        RedisWindows(redis, "login-username", settings.login_attempts, window),
+    )
+    registrations = RedisWindows(
+        redis, "register", settings.registrations_per_address, REGISTRATION_WINDOW
+    )
+    return logins, registrations, RedisTickets(redis)
+
+
 async def database_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
-    services.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = services.settings
+    secure_data_dir(settings.data_dir)
+    if not settings.database_url:
+        create_private_file(settings.data_dir / "proctor.db")
     await migrate(services.engine)
     async with services.db() as db:
         node = services.settings.resolved_node_id if services.settings.clustered else None
@@ -76,7 +121,6 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
                 len(stale),
                 INTERRUPTED,
             )
-    settings = services.settings
     if settings.admin_username and settings.admin_password:
         await ensure_admin(services, settings.admin_username, settings.admin_password)
     yield
@@ -179,17 +223,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Whatever this process and its workers create (database, evidence) is owner-only.
+    os.umask(0o077)
     if args.command == "create-admin":
         return asyncio.run(_create_admin_command(settings, args.username, args.password_env))
+    try:
+        ssl_context = tls_context(settings)
+    except (OSError, ssl.SSLError) as error:
+        print(f"configuration error: cannot use the TLS certificate/key: {error}", file=sys.stderr)
+        return 2
+    scheme = "https" if ssl_context else "http"
     # run_app handles SIGINT and SIGTERM: it stops accepting, runs on_shutdown (peer
     # connections) and then the cleanup contexts (pipeline flush, database).
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        print=lambda _: log.info("listening on http://%s:%d", settings.host, settings.port),
+        ssl_context=ssl_context,
+        access_log_class=AccessLogger,
+        print=lambda _: log.info("listening on %s://%s:%d", scheme, settings.host, settings.port),
     )
     return 0
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context from PROCTOR_TLS_CERT/KEY; None for plain http."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ Per kind, with that kind's `RuleSettings`:
 - A kind with no observation for `stale_after` seconds counts as cleared: a pending run is
   dropped and an open incident ends at its first clear ts, or else at its last observation.
 - ONE_SHOT kinds (copy_paste) start and end on the same observation.
+- `hits_within`: a pending run whose next hit comes later than this after the previous one
+  starts over at that hit (sparse checks with a long gap between are not "in a row").
 - A `repeated` observation (a still picture's last finding, not looked at again) keeps the
   run's time but is not a hit: `min_hits` counts looks, not frames.
 - Observations at or before the kind's last accepted ts are ignored, so duplicates and late
@@ -80,6 +82,8 @@ class _Tracker:
     run_since: float | None = None
     """First ts of the current run of active observations."""
     hits: int = 0
+    last_hit: float | None = None
+    """ts of the current run's latest hit."""
     run_confidence: float = 0.0
     run_message: str = ""
     incident: _Incident | None = None
@@ -140,10 +144,20 @@ class _Tracker:
             incident.confidence = max(incident.confidence, confidence)
             incident.message = obs.message or incident.message
             return self._maybe_update(obs.ts)
+        within = self.rule.hits_within
+        if (
+            within is not None
+            and not obs.repeated
+            and self.last_hit is not None
+            and obs.ts - self.last_hit > within
+        ):
+            self._reset_run()  # the previous hits are too far back to count with this one
         if self.run_since is None:
             self.run_since, self.hits = obs.ts, 0
             self.run_confidence, self.run_message = 0.0, ""
-        self.hits += not obs.repeated
+        if not obs.repeated:
+            self.hits += 1
+            self.last_hit = obs.ts
         self.run_confidence = max(self.run_confidence, confidence)
         self.run_message = obs.message or self.run_message
         return [self._start()] if self._start_due(obs.ts) else []
@@ -219,7 +233,7 @@ class _Tracker:
         ]
 
     def _reset_run(self) -> None:
-        self.run_since, self.hits = None, 0
+        self.run_since, self.hits, self.last_hit = None, 0, None
 
     def _event(
         self, incident: _Incident, state: IncidentState, ended_at: float | None

@@ -19,16 +19,16 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from api.access import load_exam, user_from_token
+from api.access import current_user, load_exam, socket_user
 from api.console_feed import ConsoleFeed, ConsoleOut
 from api.console_view import active_session_ids, exam_snapshot
-from api.errors import ApiError, forbidden, unauthorized
+from api.errors import ApiError, forbidden
 from api.operation import path_id
 from api.schemas import ConsoleClosed, ConsoleRequest, ErrorBody, FocusRequest, SessionUpdate
 from api.services import SERVICES, Services
 from live.bus import Subscription
 from live.messages import Missed, Overlay
-from storage.models import Role
+from storage.models import Role, User
 
 __all__ = ["LIVE_PATH", "close_console_sockets", "live_socket"]
 
@@ -45,13 +45,7 @@ CONSOLE_REQUEST: TypeAdapter[ConsoleRequest] = TypeAdapter(ConsoleRequest)
 async def live_socket(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     exam_id = path_id(request, "exam_id")
-    token = request.query.get("token", "").strip()
-    if not token:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-    if not token:
-        raise unauthorized("send an access token: ?token=<token>")
-    user = await user_from_token(token, services)
+    user = await socket_user(request, services)
     if user.role not in STAFF:
         raise forbidden("this needs the role proctor or admin")
     async with services.db() as db:
@@ -61,7 +55,7 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     services.console_sockets.add(ws)
     try:
-        await _Console(services, feed, exam_id, ws, token).run()
+        await _Console(services, feed, exam_id, ws, user).run()
     except ConnectionResetError:
         pass  # the console went away mid-send
     finally:
@@ -79,11 +73,11 @@ class _Console:
         feed: ConsoleFeed,
         exam_id: int,
         ws: web.WebSocketResponse,
-        token: str,
+        user: User,
     ) -> None:
         self.services = services
         self.feed = feed
-        self.token = token
+        self.user = user
         self.exam_id = exam_id
         self.ws = ws
         self.focus: int | None = None
@@ -159,10 +153,10 @@ class _Console:
                     task.cancel()
 
     async def still_allowed(self) -> bool:
-        """The checks made at connect, made again: a token that expired, a user demoted or
-        removed, an exam no longer visible to them close the socket."""
+        """The checks made at connect, made again: a user disabled, demoted or removed, an
+        exam no longer visible to them close the socket."""
         try:
-            user = await user_from_token(self.token, self.services)
+            user = await current_user(self.user.id, self.user.role, self.services)
             async with self.services.db() as db:
                 await load_exam(db, user, self.exam_id)
         except ApiError as error:

@@ -9,10 +9,12 @@ from sqlalchemy import select
 from api.access import load_session
 from api.errors import ApiError, conflict, not_found, unprocessable
 from api.operation import Call
-from api.schemas import OfferBody, ReferencePhotoOut
+from api.schemas import OfferBody, ReferenceCheckOut, ReferencePhotoOut
 from detectors.errors import EnrolmentError, ImageDecodeError
-from detectors.identity import decode_image, reference_descriptor
+from detectors.face_quality import FaceQuality
+from detectors.identity import Enrolment, check_reference, decode_image, enrol
 from live.protocol import Offer, OfferAnswer, SessionRef
+from storage.blobs import reference_key
 from storage.models import ExamSession, ReferenceFace, utcnow
 
 MAX_PHOTO_BYTES = 4 * 1024 * 1024
@@ -42,7 +44,7 @@ async def offer(call: Call) -> OfferAnswer:
     return await call.services.pipeline.ask(request)
 
 
-async def put_reference_photo(call: Call) -> ReferencePhotoOut:
+async def _read_photo(call: Call) -> bytes:
     request = call.request
     if request.content_type not in PHOTO_TYPES:
         raise ApiError(415, "unsupported_media_type", "send the photo as image/jpeg or image/png")
@@ -51,19 +53,23 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
     data = await request.read()
     if len(data) > MAX_PHOTO_BYTES:
         raise ApiError(413, "image_too_large", f"the photo exceeds {MAX_PHOTO_BYTES} bytes")
-    executor = call.services.pipeline.executor
+    return data
+
+
+async def put_reference_photo(call: Call) -> ReferencePhotoOut:
+    data = await _read_photo(call)
     loop = asyncio.get_running_loop()
-
-    def describe() -> bytes:
-        return bytes(reference_descriptor(decode_image(data)).astype("float32").tobytes())
-
     try:
-        descriptor = await loop.run_in_executor(executor, describe)
+        enrolment: Enrolment = await loop.run_in_executor(
+            call.services.pipeline.executor, lambda: enrol(decode_image(data))
+        )
     except ImageDecodeError as error:
         raise unprocessable("not_an_image", str(error)) from None
     except EnrolmentError as error:
         raise unprocessable(error.code, error.message) from None
     user = call.caller
+    descriptor = bytes(enrolment.descriptor.astype("float32").tobytes())
+    await call.services.blobs.put(reference_key(user.id), enrolment.crop_jpeg)
     async with call.services.db() as db:
         row = (
             await db.execute(select(ReferenceFace).where(ReferenceFace.user_id == user.id))
@@ -75,6 +81,35 @@ async def put_reference_photo(call: Call) -> ReferencePhotoOut:
             row.descriptor, row.created_at = descriptor, utcnow()
         await db.commit()
     return ReferencePhotoOut(user_id=user.id, enrolled=True, enrolled_at=row.created_at)
+
+
+async def check_reference_photo(call: Call) -> ReferenceCheckOut:
+    """What enrolment would say of this photo, without enrolling it: the page sends a
+    frame a second while the candidate gets ready, and shows the figures as live advice."""
+    data = await _read_photo(call)
+    loop = asyncio.get_running_loop()
+    try:
+        _, quality = await loop.run_in_executor(
+            call.services.pipeline.executor, lambda: check_reference(decode_image(data))
+        )
+    except ImageDecodeError as error:
+        raise unprocessable("not_an_image", str(error)) from None
+    except EnrolmentError as error:
+        return ReferenceCheckOut(
+            usable=False,
+            code=error.code,
+            failed=error.failed,
+            message=error.message,
+            **_figures(error.quality),
+        )
+    return ReferenceCheckOut(
+        usable=True, code=None, failed=[], message="Ready", **_figures(quality)
+    )
+
+
+def _figures(quality: FaceQuality | None) -> dict[str, float | None]:
+    names = ("width_px", "yaw", "sharpness", "brightness", "contrast", "noise")
+    return {name: None if quality is None else getattr(quality, name) for name in names}
 
 
 async def reference_photo_status(call: Call) -> ReferencePhotoOut:

@@ -55,13 +55,56 @@ class UserOut(BaseModel):
     role: RoleName
     full_name: str | None
     created_at: datetime
+    disabled_at: datetime | None = None
 
 
 class LoginOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+    refresh_token: str
+    """Trade it at POST /refresh for the next access token (and the next refresh token:
+    each one works once)."""
+    refresh_expires_in: int
     user: UserOut
+
+
+RefreshTokenText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class RefreshBody(StrictBody):
+    refresh_token: RefreshTokenText
+
+
+class LogoutBody(StrictBody):
+    refresh_token: RefreshTokenText | None = None
+
+
+class LogoutOut(BaseModel):
+    signed_out: bool
+
+
+class AccountBody(StrictBody):
+    disabled: bool
+
+
+class TicketOut(BaseModel):
+    ticket: str
+    """Open the console WebSocket with ?ticket=<ticket> (once, within expires_in seconds)."""
+    expires_in: int
+
+
+class IceServerOut(BaseModel):
+    urls: str
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceConfigOut(BaseModel):
+    ice_servers: list[IceServerOut]
+    ice_transport_policy: Literal["all", "relay"]
+    expires_at: int | None
+    """Unix time after which the TURN credentials are refused for new connections."""
 
 
 class QuestionIn(StrictBody):
@@ -234,6 +277,27 @@ class ReferencePhotoOut(BaseModel):
     user_id: int
     enrolled: bool
     enrolled_at: datetime
+
+
+class ReferenceCheckOut(BaseModel):
+    """What enrolment would say of a photo, with the figures behind it (None: no single face
+    to measure)."""
+
+    usable: bool
+    code: str | None
+    """Why it would be refused: `no_face`, `multiple_faces`, `face_too_small`, `face_cut`,
+    `face_turned`, `face_blurred`, `face_too_dark`, `face_too_bright`, `face_noisy`."""
+    failed: list[str]
+    """Every reason, when several apply (`code` is the first)."""
+    message: str
+    width_px: float | None
+    """Face width in the photo's pixels (enrolment wants 80 or more)."""
+    yaw: float | None
+    """Head turn in degrees (enrolment wants at most 30 either way)."""
+    sharpness: float | None
+    brightness: float | None
+    contrast: float | None
+    noise: float | None
 
 
 class MessageBody(StrictBody):

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from auth.throttle import LoginThrottle
+from auth.throttle import LoginGuard, Windows
+from auth.tickets import Tickets
 from auth.tokens import TokenIssuer
 from core.settings import Settings
 from live.pipeline import LivePipeline
@@ -26,7 +27,10 @@ class Services:
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     tokens: TokenIssuer
-    throttle: LoginThrottle
+    logins: LoginGuard
+    registrations: Windows
+    """Registrations per client address and hour."""
+    tickets: Tickets
     blobs: BlobStore
     """Evidence and other files, wherever every node reaches them (`storage.blobs`)."""
     live: LivePipeline | None = None

@@ -7,6 +7,7 @@ misconfigured server fails before it accepts a connection.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import secrets
@@ -14,6 +15,8 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core.datadir import make_private_dir
 
 
 class SettingsError(ValueError):
@@ -30,14 +33,40 @@ class Settings:
     secret_key: str = ""
     """Empty means generate one on first start and keep it in `data_dir`."""
     log_level: str = "INFO"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    """PEM certificate chain and private key: the server speaks https itself (browsers give a
+    page the camera only in a secure context). Unset: plain http, e.g. behind a TLS proxy."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses/networks of the reverse proxies whose X-Forwarded-For / Forwarded headers
+    are believed; from any other peer those headers are ignored."""
     token_ttl_seconds: int = 3600
+    refresh_ttl_seconds: int = 12 * 3600
+    """A refresh token's lifetime; each use rotates it, so a page that stays open stays
+    signed in, and a sign-in left alone this long ends."""
+    self_registration: bool = True
+    registrations_per_address: int = 20
+    """Registrations (each a 64 MiB argon2 hash) one client address may make per hour."""
     admin_username: str | None = None
     admin_password: str | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     login_attempts: int = 5
-    """Failed logins allowed per username and per client address within `login_window_seconds`."""
+    """Failed logins allowed per username from one client address within
+    `login_window_seconds`; beyond them that address waits, nobody else does."""
+    login_address_attempts: int = 20
+    """Failed logins allowed per client address, whatever the usernames."""
     login_window_seconds: int = 300
     ice_servers: tuple[str, ...] = ()
+    turn_secret: str = ""
+    """coturn's `static-auth-secret`: TURN URLs in `ice_servers` without credentials get
+    short-lived ones minted from it (the TURN REST API scheme)."""
+    turn_ttl_seconds: int = 3600
+    """Lifetime of a minted TURN credential. coturn checks it only when an allocation is
+    made, so it bounds how long a leaked credential is useful, not how long a call lasts."""
+    ice_transport_policy: str = "all"
+    """"relay" makes the browsers use TURN only (their addresses stay hidden)."""
+    media_ports: tuple[int, int] | None = None
+    """Inclusive range of local UDP ports the server's peer connections bind; None: any."""
     ice_hosts: tuple[str, ...] | None = None
     """Addresses offered as ICE host candidates; None means every interface."""
     analysis_fps: float = 3.0
@@ -154,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", help="port to listen on (PROCTOR_PORT, default 5000)")
     parser.add_argument("--data-dir", help="database, evidence and secret (PROCTOR_DATA_DIR)")
     parser.add_argument("--log-level", help="DEBUG, INFO, ... (PROCTOR_LOG_LEVEL)")
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve https (PROCTOR_TLS_CERT)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert (PROCTOR_TLS_KEY)")
     sub = parser.add_subparsers(dest="command")
     admin = sub.add_parser("create-admin", help="create an admin account and exit")
     admin.add_argument("username")
@@ -198,8 +229,23 @@ def load_settings(
                 f"PROCTOR_LOG_LEVEL={level!r} is not one of {', '.join(_LOG_LEVELS)}"
             )
         values["log_level"] = level.upper()
+    tls_cert, tls_key = (
+        pick(args.tls_cert, "PROCTOR_TLS_CERT"),
+        pick(args.tls_key, "PROCTOR_TLS_KEY"),
+    )
+    values.update(_tls(tls_cert, tls_key))
+    if proxies := env.get("PROCTOR_TRUSTED_PROXIES"):
+        values["trusted_proxies"] = _networks("PROCTOR_TRUSTED_PROXIES", proxies)
     if ttl := env.get("PROCTOR_TOKEN_TTL_SECONDS"):
-        values["token_ttl_seconds"] = _int("PROCTOR_TOKEN_TTL_SECONDS", ttl, minimum=60)
+        values["token_ttl_seconds"] = _int("PROCTOR_TOKEN_TTL_SECONDS", ttl, minimum=10)
+    if ttl := env.get("PROCTOR_REFRESH_TTL_SECONDS"):
+        values["refresh_ttl_seconds"] = _int("PROCTOR_REFRESH_TTL_SECONDS", ttl, minimum=60)
+    if (flag := env.get("PROCTOR_SELF_REGISTRATION")) is not None:
+        values["self_registration"] = _bool("PROCTOR_SELF_REGISTRATION", flag)
+    if limit := env.get("PROCTOR_REGISTRATIONS_PER_ADDRESS"):
+        values["registrations_per_address"] = _int(
+            "PROCTOR_REGISTRATIONS_PER_ADDRESS", limit, minimum=1
+        )
     if size := env.get("PROCTOR_MAX_BODY_BYTES"):
         values["max_body_bytes"] = _int("PROCTOR_MAX_BODY_BYTES", size, minimum=1024)
     if fps := env.get("PROCTOR_ANALYSIS_FPS"):
@@ -236,6 +282,22 @@ def load_settings(
         values["ice_servers"] = _ice_servers("PROCTOR_ICE_SERVERS", servers)
     if hosts := env.get("PROCTOR_ICE_HOSTS"):
         values["ice_hosts"] = _csv(hosts)
+    if secret := env.get("PROCTOR_TURN_SECRET"):
+        values["turn_secret"] = secret
+    if ttl := env.get("PROCTOR_TURN_TTL_SECONDS"):
+        values["turn_ttl_seconds"] = _int("PROCTOR_TURN_TTL_SECONDS", ttl, minimum=60)
+    if policy := env.get("PROCTOR_ICE_TRANSPORT_POLICY"):
+        if policy not in ("all", "relay"):
+            raise SettingsError(f"PROCTOR_ICE_TRANSPORT_POLICY={policy!r} is not all or relay")
+        values["ice_transport_policy"] = policy
+    for url in values.get("ice_servers", ()):  # type: ignore[attr-defined]
+        if str(url).startswith("turn") and "@" not in str(url) and "turn_secret" not in values:
+            raise SettingsError(
+                f"PROCTOR_ICE_SERVERS: {url!r} has no user:password@ and PROCTOR_TURN_SECRET "
+                "is not set to mint credentials"
+            )
+    if ports := env.get("PROCTOR_MEDIA_PORTS"):
+        values["media_ports"] = _port_range("PROCTOR_MEDIA_PORTS", ports)
     if redis := env.get("PROCTOR_REDIS_URL"):
         if not redis.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(f"PROCTOR_REDIS_URL={redis!r} is not a redis:// or unix:// URL")
@@ -276,6 +338,46 @@ def _check_cluster(settings: Settings) -> None:
         )
 
 
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not true or false")
+
+
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    networks = _csv(raw)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name}: {network!r} is not an address or network") from None
+    return networks
+
+
+def _tls(cert: str | None, key: str | None) -> dict[str, Path]:
+    if bool(cert) != bool(key):
+        raise SettingsError("PROCTOR_TLS_CERT and PROCTOR_TLS_KEY go together")
+    if not cert or not key:
+        return {}
+    for name, path in (("PROCTOR_TLS_CERT", cert), ("PROCTOR_TLS_KEY", key)):
+        if not Path(path).is_file():
+            raise SettingsError(f"{name}={path!r} is not a readable file")
+    return {"tls_cert": Path(cert), "tls_key": Path(key)}
+
+
+def _port_range(name: str, raw: str) -> tuple[int, int]:
+    low, sep, high = raw.strip().partition("-")
+    if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+        raise SettingsError(f"{name}={raw!r} is not FIRST-LAST, e.g. 40000-40999")
+    first, last = int(low), int(high)
+    if not 1024 <= first <= last <= 65535:
+        raise SettingsError(f"{name}={raw!r} must lie within 1024-65535, first <= last")
+    return first, last
+
+
 def _size(name: str, value: str) -> tuple[int, int]:
     width, sep, height = value.strip().lower().partition("x")
     if not (sep and width.isdigit() and height.isdigit()):
@@ -290,7 +392,7 @@ def ensure_secret_key(settings: Settings) -> Settings:
     """Return settings with a secret key, generating and keeping one in the data dir if unset."""
     if settings.secret_key:
         return settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     path = settings.data_dir / "secret_key"
     if path.exists():
         key = path.read_text().strip()

@@ -4,7 +4,8 @@ Public API (imported lazily, so `import detectors.base` stays cheap for the aler
 
 - `FrameAnalyzer(reference, settings)` / `AnalyzerSettings`: per-session video analysis.
 - `AudioAnalyzer()`: per-session voice activity (SPEECH observations).
-- `reference_descriptor(image_bgr)`, `decode_image(data)`, `distance(a, b)`: enrolment.
+- `enrol(image_bgr)` (descriptor, face crop, quality), `reference_descriptor(image_bgr)`,
+  `decode_image(data)`, `distance(a, b)`: enrolment.
 - `shared_models()`: the calling thread's loaded models.
 - `EnrolmentError`, `ImageDecodeError`, `ModelFileMissing`: errors.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "ModelFileMissing",
     "decode_image",
     "distance",
+    "enrol",
     "reference_descriptor",
     "shared_models",
 ]
@@ -36,6 +38,7 @@ _WHERE = {
     "ModelFileMissing": "detectors.errors",
     "decode_image": "detectors.identity",
     "distance": "detectors.identity",
+    "enrol": "detectors.identity",
     "reference_descriptor": "detectors.identity",
     "shared_models": "detectors.models",
 }

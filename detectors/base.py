@@ -8,6 +8,7 @@ the per-session rule engine in `alerts/` does that over time, with hysteresis.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from core.kinds import AlertKind
 
@@ -41,6 +42,40 @@ class FaceBox:
     score: float
 
 
+class IdentityVerdict(StrEnum):
+    """What an identity check concluded about the face in view."""
+
+    MATCH = "match"
+    """Clearly the enrolled candidate."""
+    UNCERTAIN = "uncertain"
+    """Too close to call: checked again soon, never evidence by itself."""
+    MISMATCH = "mismatch"
+    """Clearly someone else: one piece of evidence for `face_mismatch`."""
+    UNUSABLE = "unusable"
+    """A check was due but the face was too small, turned, blurred or badly lit to judge
+    (`FrameAnalysis.unusable_reason` says which): not evidence either way."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityBand:
+    """Descriptor distances around the threshold: at most `match_at_most` is a match, above
+    `mismatch_above` a mismatch, in between uncertain."""
+
+    match_at_most: float
+    mismatch_above: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.match_at_most <= self.mismatch_above:
+            raise ValueError(f"identity band {self} must satisfy 0 < match <= mismatch")
+
+    def verdict(self, distance: float) -> IdentityVerdict:
+        if distance <= self.match_at_most:
+            return IdentityVerdict.MATCH
+        if distance > self.mismatch_above:
+            return IdentityVerdict.MISMATCH
+        return IdentityVerdict.UNCERTAIN
+
+
 @dataclass(frozen=True, slots=True)
 class FrameAnalysis:
     """Everything one frame told us: observations for the rules, geometry for overlays."""
@@ -55,6 +90,11 @@ class FrameAnalysis:
     """Iris offset from the eye centre, -1..1 per axis (x right, y down), when measured."""
     identity_distance: float | None = None
     """Descriptor distance to the enrolled face when an identity check ran on this frame."""
+    identity_verdict: IdentityVerdict | None = None
+    """What the identity check due on this frame concluded; None when none was due."""
+    unusable_reason: str | None = None
+    """Why the face could not be judged (a `detectors.face_quality.REFUSALS` code) when
+    `identity_verdict` is UNUSABLE."""
     timings_ms: dict[str, float] = field(default_factory=dict)
     """Time spent per stage, for benchmarks."""
     repeated: bool = False
@@ -72,6 +112,25 @@ class FrameAnalysis:
                 if o.kind is not AlertKind.FACE_MISMATCH
             ),
             identity_distance=None,
+            identity_verdict=None,
+            unusable_reason=None,
             timings_ms={},
             repeated=True,
         )
+
+
+@dataclass(slots=True)
+class IdentityCounts:
+    """One session's identity checks by verdict, for the live stats."""
+
+    match: int = 0
+    uncertain: int = 0
+    mismatch: int = 0
+    unusable: int = 0
+    """Frames on which a check was due but the face could not be judged."""
+
+    def add(self, analysis: FrameAnalysis) -> None:
+        verdict = analysis.identity_verdict
+        if verdict is not None and not analysis.repeated:
+            name = str(verdict)
+            setattr(self, name, getattr(self, name) + 1)

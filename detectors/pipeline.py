@@ -21,11 +21,12 @@ import cv2
 import numpy as np
 
 from core.kinds import AlertKind
-from detectors.base import FrameAnalysis, Observation
+from detectors.base import FrameAnalysis, IdentityBand, IdentityVerdict, Observation
 from detectors.camera import CameraCheck, CameraSettings
 from detectors.face_detector import Detection
 from detectors.face_geometry import gaze, head_pose, mouth_open_ratio
-from detectors.identity import MATCH_THRESHOLD, distance
+from detectors.face_quality import LIVE_GATES, QualityGates, measure, refusal
+from detectors.identity import NORMAL_BAND, distance
 from detectors.models import Models, shared_models
 from detectors.voice import VoiceActivityDetector, pcm_from_frame
 
@@ -43,15 +44,18 @@ class AnalyzerSettings:
     identity check below which the face counts as changed. Measured on real photos: the same
     face panned, darkened or downscaled stays at or above 0.93, a mirrored pose 0.63, another
     person 0.33 or less."""
-    identity_recheck: float = 2.0
-    """Seconds until the next check after one that did not match, so that rules needing
-    several mismatching checks confirm (or clear) a swap quickly."""
+    identity_recheck: float = 1.0
+    """Seconds until the next check after one that did not match (uncertain or mismatch),
+    so that rules needing several mismatching checks confirm (or clear) a swap within a
+    few seconds."""
     identity_min_gap: float = 1.0
     """Least seconds between two identity checks, so that two similar faces swapping the
     main place between frames cannot make every frame pay for one; a trigger inside the
     gap waits for it."""
-    match_threshold: float = MATCH_THRESHOLD
-    """Descriptor distance above which the face is not the enrolled candidate."""
+    identity_band: IdentityBand = NORMAL_BAND
+    """Distances that are a match, uncertain, a mismatch (the exam's preset chooses)."""
+    quality_gates: QualityGates = LIVE_GATES
+    """What the candidate's face must offer before it is compared at all."""
     identity_max_faces: int = 2
     """With several faces in view, compare up to this many (largest first), stopping at
     the first that matches (each costs ~11 ms); a mismatch means none of them is the
@@ -201,6 +205,7 @@ class FrameAnalyzer:
             self._mouth.clear()  # never mix mouth movements of different faces
 
         yaw = pitch = None
+        camera_yaw: float | None = None  # the head's turn from the camera, not from neutral
         gaze_xy: tuple[float, float] | None = None
         if faces:
             main = faces[0]  # the largest face is taken to be the candidate
@@ -215,6 +220,7 @@ class FrameAnalyzer:
                     with _timed(timings, "iris"):
                         gaze_xy = gaze(models.iris.eyes(rgb, mesh))
                 if pose is not None:
+                    camera_yaw = pose.yaw
                     gx, gy = gaze_xy or (0.0, 0.0)
                     if count == 1:
                         self._calibration.add(ts, pose.yaw, pose.pitch, gx, gy)
@@ -225,39 +231,34 @@ class FrameAnalyzer:
                 if count == 1:
                     obs.append(self._talking(ts, mouth))
 
-        identity = None
+        identity: float | None = None
+        verdict: IdentityVerdict | None = None
+        unusable: str | None = None
         compared = faces[: max(1, s.identity_max_faces)]
         if self.reference is not None and compared:
             with _timed(timings, "appearance"):
                 looks = [face_appearance(bgr, face) for face in compared]
             if self._identity_due(ts, looks):
-                with _timed(timings, "identity"):
-                    describe = self._describe or models.verifier.describe
-                    distances: list[float] = []
-                    for face in compared:
-                        distances.append(distance(describe(bgr, face), self.reference))
-                        if distances[-1] <= s.match_threshold:
-                            break  # the candidate is in view: the other faces cost nothing
-                best = int(np.argmin(distances))
-                identity = distances[best]
-                self._last_identity_ts = ts
-                # From now on the candidate is "the face that looks like this one"
-                # (a face cut by the frame's edge has no look: check again soon).
-                self._checked_appearance = looks[best]
-                self._identity_pending = looks[best] is None
-                mismatch = identity > s.match_threshold
-                self._last_identity_match = not mismatch
-                obs.append(
-                    Observation(
-                        AlertKind.FACE_MISMATCH,
-                        mismatch,
-                        ts,
-                        # 0.5 at the threshold, 1.0 at 0.2 away from it either way.
-                        confidence=min(1.0, 0.5 + abs(identity - s.match_threshold) * 2.5),
-                        message=f"descriptor distance {identity:.2f} "
-                        f"({'not ' if mismatch else ''}the enrolled candidate)",
-                    )
-                )
+                with _timed(timings, "face_quality"):
+                    quality = measure(bgr, compared[0], camera_yaw, pitch)
+                    unusable = refusal(quality, s.quality_gates)
+                if unusable is not None:
+                    # Not evidence either way: try again on the next frame (cheap until a
+                    # usable face is there, then one descriptor).
+                    verdict = IdentityVerdict.UNUSABLE
+                    self._identity_pending = True
+                else:
+                    with _timed(timings, "identity"):
+                        identity, best = self._closest(bgr, compared, models)
+                    verdict = s.identity_band.verdict(identity)
+                    self._last_identity_ts = ts
+                    # From now on the candidate is "the face that looks like this one"
+                    # (a face cut by the frame's edge has no look: check again soon).
+                    self._checked_appearance = looks[best]
+                    self._identity_pending = looks[best] is None
+                    self._last_identity_match = verdict is IdentityVerdict.MATCH
+                    if verdict is not IdentityVerdict.UNCERTAIN:
+                        obs.append(self._identity_observation(ts, identity, verdict))
 
         self._prev_count = count
         timings["total"] = (time.perf_counter() - start) * 1000.0
@@ -269,7 +270,44 @@ class FrameAnalyzer:
             pitch=pitch,
             gaze=gaze_xy,
             identity_distance=identity,
+            identity_verdict=verdict,
+            unusable_reason=unusable,
             timings_ms=timings,
+        )
+
+    def _closest(
+        self, bgr: np.ndarray, compared: list[Detection], models: Models
+    ) -> tuple[float, int]:
+        """The smallest distance to the reference among `compared` faces, and whose."""
+        describe = self._describe or models.verifier.describe
+        assert self.reference is not None
+        distances: list[float] = []
+        for face in compared:
+            distances.append(distance(describe(bgr, face), self.reference))
+            if distances[-1] <= self.settings.identity_band.match_at_most:
+                break  # the candidate is in view: the other faces cost nothing
+        best = int(np.argmin(distances))
+        return distances[best], best
+
+    def _identity_observation(
+        self, ts: float, identity: float, verdict: IdentityVerdict
+    ) -> Observation:
+        """FACE_MISMATCH from a match or a mismatch (an uncertain check reports nothing)."""
+        band = self.settings.identity_band
+        mismatch = verdict is IdentityVerdict.MISMATCH
+        edge = band.mismatch_above if mismatch else band.match_at_most
+        return Observation(
+            AlertKind.FACE_MISMATCH,
+            mismatch,
+            ts,
+            # 0.5 at the band's edge, 1.0 at 0.2 beyond it.
+            confidence=min(1.0, 0.5 + abs(identity - edge) * 2.5),
+            message=f"descriptor distance {identity:.2f} "
+            + (
+                f"(above {band.mismatch_above:.2f}: not the enrolled candidate)"
+                if mismatch
+                else f"(at most {band.match_at_most:.2f}: the enrolled candidate)"
+            ),
         )
 
     def _looking_away(

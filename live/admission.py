@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 
@@ -34,19 +35,20 @@ __all__ = ["Admission", "AnalysisLoad", "LoopLag"]
 logger = logging.getLogger(__name__)
 
 
-class LoopLag:
-    """How late the event loop runs: a task that sleeps `interval` and records by how much
-    each wake-up came late, over the last `window` seconds."""
+class _Sampled(ABC):
+    """A figure measured every `interval` seconds in a task of its own, the samples of the
+    last `window` seconds kept (`start`, then `stop`)."""
 
-    def __init__(self, interval: float = 0.1, window: float = 5.0) -> None:
+    def __init__(self, name: str, interval: float, window: float) -> None:
         self.interval = interval
         self.window = window
+        self._name = name
         self._samples: deque[tuple[float, float]] = deque()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._task is None:
-            self._task = spawn(self._run(), name="loop-lag", logger=logger)
+            self._task = spawn(self._run(), name=self._name, logger=logger)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -58,9 +60,24 @@ class LoopLag:
             before = time.monotonic()
             await asyncio.sleep(self.interval)
             now = time.monotonic()
-            self._samples.append((now, max(0.0, now - before - self.interval)))
+            self._samples.append((now, self._measure(before, now)))
             while self._samples and now - self._samples[0][0] > self.window:
                 self._samples.popleft()
+
+    @abstractmethod
+    def _measure(self, slept_at: float, now: float) -> float:
+        """The figure at `now`, after a sleep that began at `slept_at`."""
+
+
+class LoopLag(_Sampled):
+    """How late the event loop runs: by how much each wake-up from a sleep of `interval`
+    came late, over the last `window` seconds."""
+
+    def __init__(self, interval: float = 0.1, window: float = 5.0) -> None:
+        super().__init__("loop-lag", interval, window)
+
+    def _measure(self, slept_at: float, now: float) -> float:
+        return max(0.0, now - slept_at - self.interval)
 
     def worst(self) -> float:
         """The largest lateness, in seconds, within the window (0 before any sample)."""
@@ -75,7 +92,7 @@ that paces an exam-start burst at ~18 newcomers per measuring window until the m
 takes over."""
 
 
-class AnalysisLoad:
+class AnalysisLoad(_Sampled):
     """How busy the analysers are: the share of their capacity (`capacity` analyses at once)
     spent analysing over the last `window` seconds, from a `busy()` clock of seconds spent
     (`live.analysis.BusyTime`) read every `interval`."""
@@ -88,29 +105,12 @@ class AnalysisLoad:
         window: float = 5.0,
         interval: float = 0.5,
     ) -> None:
+        super().__init__("analysis-load", interval, window)
         self._busy = busy
         self.capacity = max(1, capacity)
-        self.window = window
-        self.interval = interval
-        self._samples: deque[tuple[float, float]] = deque()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = spawn(self._run(), name="analysis-load", logger=logger)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            await cancel_and_wait(self._task)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            now = time.monotonic()
-            self._samples.append((now, self._busy()))
-            while self._samples and now - self._samples[0][0] > self.window:
-                self._samples.popleft()
-            await asyncio.sleep(self.interval)
+    def _measure(self, slept_at: float, now: float) -> float:
+        return self._busy()
 
     def share(self) -> float:
         """0..1 (more when analyses overran their window): the busy share of capacity

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import TypeVar, cast
 
 import numpy as np
@@ -29,6 +30,7 @@ from live.messages import AlertMessage, FaceBoxOut, SessionChanged
 from live.protocol import (
     Close,
     Done,
+    IdentityStats,
     LiveRefused,
     LiveSessionStats,
     LiveState,
@@ -55,10 +57,10 @@ from live.session import LiveContext, LiveSession
 from live.sinks import ChannelSink, ConsoleSink, StoreSink
 from media.constraints import CaptureProfile
 from signaling.errors import InvalidOffer
-from signaling.ice import IceSettings
+from signaling.ice import ice_settings
 from signaling.peer import CandidatePeer
 from signaling.registry import PeerRegistry
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, reference_key
 from storage.models import Exam, ReferenceFace
 from storage.ownership import Fenced, claim
 from storage.writer import AlertWriter
@@ -97,7 +99,7 @@ class LiveHub:
             dispatcher=dispatcher,
             bus=self.bus,
             peers=self.peers,
-            ice=IceSettings(servers=settings.ice_servers, hosts=settings.ice_hosts),
+            ice=ice_settings(settings),
             profile=CaptureProfile.for_size(*settings.capture_size),
             blobs=blobs,
             analysis_fps=settings.analysis_fps,
@@ -123,7 +125,7 @@ class LiveHub:
         )
 
     def _peer_of(self, session_id: int) -> CandidatePeer | None:
-        return self.peers.get(str(session_id))
+        return self.peers.get(session_id)
 
     def session(self, session_id: int) -> LiveSession | None:
         return self._sessions.get(session_id)
@@ -176,6 +178,7 @@ class LiveHub:
                 exam_id=ref.exam_id,
                 rules=resolve_rules(exam.rules_preset, exam.rules_overrides),
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
+                reference_crop=await self._context.blobs.get(reference_key(ref.candidate_id)),
                 fence=fence,
             )
             self._sessions[ref.session_id] = live
@@ -255,13 +258,13 @@ class LiveHub:
     def _stats(self) -> LiveStats:
         sessions = []
         for sid in self.peers.sessions():
-            live = self.session(int(sid))
+            live = self.session(sid)
             peer = self.peers.get(sid)
             video = None if live is None else live.video_stats
             audio = None if live is None else live.audio_stats
             sessions.append(
                 LiveSessionStats(
-                    session_id=int(sid),
+                    session_id=sid,
                     connection_state=None if peer is None else peer.connection_state,
                     channel_open=peer is not None and peer.channel_open,
                     frames_received=0 if video is None else video.frames_received,
@@ -274,6 +277,7 @@ class LiveHub:
                     last_latency_s=None if video is None else video.last_latency_s,
                     audio_frames_received=0 if audio is None else audio.frames_received,
                     audio_chunks_processed=0 if audio is None else audio.chunks_processed,
+                    identity=None if live is None else IdentityStats(**asdict(live.identity)),
                 )
             )
         # ThreadPoolExecutor keeps its backlog in a private queue; best effort, never required.

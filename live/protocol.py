@@ -25,6 +25,7 @@ __all__ = [
     "Close",
     "Done",
     "LiveRefused",
+    "IdentityStats",
     "LiveSessionStats",
     "LiveState",
     "LiveStates",
@@ -145,6 +146,17 @@ class LiveStates(_Model):
     """The live ones among the sessions asked about."""
 
 
+class IdentityStats(_Model):
+    """One session's identity checks by verdict (`detectors.base.IdentityCounts`)."""
+
+    match: int
+    uncertain: int
+    mismatch: int
+    unusable: int
+    """Frames on which a check was due but the face was too small, turned, blurred or badly
+    lit to be judged: not evidence either way."""
+
+
 class LiveSessionStats(_Model):
     session_id: int
     connection_state: str | None
@@ -165,6 +177,8 @@ class LiveSessionStats(_Model):
     audio_frames_received: int
     """Decoded audio frames read so far: one per packet (~8 a second at 120 ms)."""
     audio_chunks_processed: int
+    identity: IdentityStats | None = None
+    """None until the session's live analysis exists."""
 
 
 class LiveStats(_Model):

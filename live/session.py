@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -21,12 +21,13 @@ from alerts.events import AlertEvent, IncidentState
 from alerts.presets import RuleBook
 from core.kinds import AlertKind
 from core.tasks import spawn
-from detectors.base import FrameAnalysis, Observation
+from detectors.base import FrameAnalysis, IdentityCounts, Observation
 from detectors.pipeline import AnalyzerSettings, AudioAnalyzer, to_bgr
 from live.analysis import AnalysisPlacement, Analyzer
 from live.broadcast import Broadcast
 from live.bus import ConsoleBus
 from live.counters import LiveCounters
+from live.identity_evidence import beside_reference
 from live.messages import Overlay, ProctorMessage, SessionChanged, SessionEvent
 from live.page_events import observation_from_page
 from live.protocol import OfferAnswer
@@ -42,14 +43,19 @@ from storage.ownership import Fenced
 
 logger = logging.getLogger(__name__)
 
+
 def evidence_key(name: str) -> str:
     """The blob key of an alert's `evidence_file`."""
     return f"evidence/{name}"
 
 
-def _evidence_jpeg(frame: np.ndarray) -> bytes:
+def _evidence_jpeg(frame: np.ndarray, reference: bytes | None, caption: str) -> bytes:
+    """The frame as JPEG; beside the enrolled face crop `reference`, captioned, when given."""
+    picture = to_bgr(frame)
+    if reference is not None:
+        picture = beside_reference(picture, reference, caption)
     quality = [cv2.IMWRITE_JPEG_QUALITY, EVIDENCE_JPEG_QUALITY]
-    ok, data = cv2.imencode(".jpg", to_bgr(frame), quality)
+    ok, data = cv2.imencode(".jpg", picture, quality)
     if not ok:
         raise RuntimeError("JPEG encoding of the evidence failed")
     return bytes(data.tobytes())
@@ -92,15 +98,20 @@ class LiveSession:
         exam_id: int,
         rules: RuleBook,
         reference: np.ndarray | None,
+        reference_crop: bytes | None = None,
         fence: int | None = None,
     ) -> None:
-        """`fence`: this node's hold on the attempt, carried by every alert it stores."""
+        """`reference_crop`: the enrolled face as JPEG, shown beside face_mismatch evidence.
+        `fence`: this node's hold on the attempt, carried by every alert it stores."""
         self.session_id = session_id
         self.fence = fence
         self.exam_id = exam_id
         self._context = context
         self._engine = RuleEngine(rules)
-        self._frames: Analyzer = context.analysis.analyzer(session_id, reference, context.analyzer)
+        self._reference_crop = reference_crop
+        self.identity = IdentityCounts()
+        analyzer = replace(context.analyzer, identity_band=rules.identity)
+        self._frames: Analyzer = context.analysis.analyzer(session_id, reference, analyzer)
         self._audio = AudioAnalyzer()
         self._frame_lock = threading.Lock()  # WebRTC and upload frames share one analyser
         self._audio_lock = threading.Lock()
@@ -165,7 +176,7 @@ class LiveSession:
             name=f"audio-{self.session_id}",
         )
         peer = CandidatePeer(
-            str(self.session_id),
+            self.session_id,
             context.ice,
             video=self.broadcast.tee(video),
             audio=audio,
@@ -184,7 +195,7 @@ class LiveSession:
             await peer.close()
             raise
         self._peer, self._video, self._audio_sampler = peer, video, audio
-        await context.peers.replace(str(self.session_id), peer)
+        await context.peers.replace(self.session_id, peer)
         return OfferAnswer(sdp=answer.sdp, **context.profile.page_settings())
 
     async def _on_connection_state(self, peer: CandidatePeer, state: str) -> None:
@@ -228,6 +239,7 @@ class LiveSession:
         with self._frame_lock:
             analysis = self._frames.analyze(image, ts)
             self._last_frame = image
+            self.identity.add(analysis)
             return analysis
 
     def _process_audio(self, pcm: np.ndarray, rate: int, ts: float) -> list[Observation]:
@@ -313,9 +325,12 @@ class LiveSession:
         if frame is None:
             return None
         name = f"{self.session_id}/{event.incident_id}.jpg"
+        crop = self._reference_crop if event.kind is AlertKind.FACE_MISMATCH else None
         loop = asyncio.get_running_loop()
         try:
-            jpeg = await loop.run_in_executor(self._context.executor, _evidence_jpeg, frame)
+            jpeg = await loop.run_in_executor(
+                self._context.executor, _evidence_jpeg, frame, crop, event.message
+            )
             await self._context.blobs.put(evidence_key(name), jpeg)
         except (OSError, RuntimeError):
             self._log.exception("could not keep the evidence of %s", event.incident_id)
@@ -334,6 +349,5 @@ class LiveSession:
         self._frames.close()
         self._ticker.cancel()
         await self.broadcast.close()
-        await self._context.peers.close(str(self.session_id))
+        await self._context.peers.close(self.session_id)
         self._peer = None
-

@@ -89,7 +89,7 @@ class CandidatePeer:
 
     def __init__(
         self,
-        session_id: str,
+        session_id: int,
         ice: IceSettings,
         *,
         video: TrackConsumer | None = None,

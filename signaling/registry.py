@@ -29,7 +29,7 @@ class PeerRegistry(Generic[P]):
     """session_id -> peer, closing whatever it lets go of."""
 
     def __init__(self) -> None:
-        self._peers: dict[str, P] = {}
+        self._peers: dict[int, P] = {}
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -37,13 +37,13 @@ class PeerRegistry(Generic[P]):
     def __contains__(self, session_id: object) -> bool:
         return session_id in self._peers
 
-    def get(self, session_id: str) -> P | None:
+    def get(self, session_id: int) -> P | None:
         return self._peers.get(session_id)
 
-    def sessions(self) -> list[str]:
+    def sessions(self) -> list[int]:
         return list(self._peers)
 
-    async def replace(self, session_id: str, peer: P) -> P | None:
+    async def replace(self, session_id: int, peer: P) -> P | None:
         """Make `peer` the session's connection and close the previous one, if any.
 
         The new peer is registered before the old one is closed, so a lookup in between
@@ -57,7 +57,7 @@ class PeerRegistry(Generic[P]):
             return old
         return None
 
-    async def close(self, session_id: str, peer: P | None = None) -> bool:
+    async def close(self, session_id: int, peer: P | None = None) -> bool:
         """Forget and close the session's peer. With `peer`, only if that is still the
         session's current peer: lifecycle code closing a failed connection must not close
         the replacement that arrived meanwhile. True if a peer was closed."""
@@ -73,7 +73,7 @@ class PeerRegistry(Generic[P]):
         peers, self._peers = self._peers, {}
         await asyncio.gather(*(self._close_peer(sid, p) for sid, p in peers.items()))
 
-    async def _close_peer(self, session_id: str, peer: P) -> None:
+    async def _close_peer(self, session_id: int, peer: P) -> None:
         try:
             await peer.close()
         except Exception:

@@ -17,12 +17,18 @@ from typing import Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.datadir import DIR_MODE, FILE_MODE
 from storage.models import Blob
 
-__all__ = ["BlobStore", "DatabaseBlobStore", "FileBlobStore", "blob_store", "check_key"]
+__all__ = [
+    "BlobStore",
+    "DatabaseBlobStore",
+    "FileBlobStore",
+    "blob_store",
+    "check_key",
+    "reference_key",
+]
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 
 
 def check_key(key: str) -> str:
@@ -32,6 +38,12 @@ def check_key(key: str) -> str:
     if not parts or malformed or any(p in ("..", ".") for p in parts):
         raise ValueError(f"not a blob key: {key!r}")
     return key
+
+
+def reference_key(user_id: int) -> str:
+    """The blob key of a candidate's enrolled face crop (replaced when they enrol again),
+    shown beside face_mismatch evidence and nowhere else."""
+    return f"reference/{int(user_id)}.jpg"
 
 
 class BlobStore(Protocol):
@@ -125,8 +137,6 @@ class DatabaseBlobStore:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def blob_store(
-    data_dir: Path, clustered: bool, db: async_sessionmaker[AsyncSession]
-) -> BlobStore:
+def blob_store(data_dir: Path, clustered: bool, db: async_sessionmaker[AsyncSession]) -> BlobStore:
     """Files under the data dir on one box; rows of the shared database in a cluster."""
     return DatabaseBlobStore(db) if clustered else FileBlobStore(data_dir)

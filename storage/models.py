@@ -93,6 +93,35 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     full_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+    """Set by an admin: the account can no longer sign in, and its tokens stop working."""
+
+
+class RefreshToken(Base):
+    """One refresh token, stored only as its SHA-256. Each use rotates it: the page gets a new
+    one and this one is marked used, so a used token coming back means a copy was stolen and
+    its whole family (every token rotated from one sign-in) is revoked."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevokedToken(Base):
+    """An access token revoked before its expiry (sign-out), by its `jti`; the row can go
+    once the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Exam(Base):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from api.access_log import AccessLogger
 from core.settings import Settings
-from server import create_app
+from server import create_app, tls_context
 from tests.clips import Clip, Scene, speech, write_wav, write_y4m
 
 CHROMIUM = Path(os.environ.get("PROCTOR_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -68,12 +69,16 @@ def make_fake_media(directory: Path, scene: Scene, *, fps: float = 15.0) -> Fake
 
 
 def chromium_args(
-    media: FakeMedia | None, *, fake_devices: bool = True, grant_media: bool = True
+    media: FakeMedia | None,
+    *,
+    fake_devices: bool = True,
+    grant_media: bool = True,
+    extra: Sequence[str] = (),
 ) -> list[str]:
     """Chromium's flags. `fake_devices=False`: no camera at all (and `media` is ignored);
     `grant_media=False`: the camera permission prompt is left to the context's permissions
     (Playwright denies what was not granted)."""
-    args = list(CHROMIUM_FLAGS)
+    args = [*CHROMIUM_FLAGS, *extra]
     if not fake_devices:
         args.remove("--use-fake-device-for-media-stream")
         media = None
@@ -92,9 +97,14 @@ def chromium_args(
 
 @asynccontextmanager
 async def chromium(
-    media: FakeMedia | None = None, *, fake_devices: bool = True, grant_media: bool = True
+    media: FakeMedia | None = None,
+    *,
+    fake_devices: bool = True,
+    grant_media: bool = True,
+    extra_args: Sequence[str] = (),
 ) -> AsyncIterator[Any]:
-    """A headless Chromium (Playwright `Browser`) with the fake camera and microphone.
+    """A headless Chromium (Playwright `Browser`) with the fake camera and microphone, and
+    `extra_args` (e.g. a host-resolver rule and a trusted certificate).
 
     Open pages in `new_context(bypass_csp=True)`: the pages forbid `eval`, which Playwright's
     `wait_for_function` with a JavaScript string needs."""
@@ -107,7 +117,9 @@ async def chromium(
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=chromium_args(media, fake_devices=fake_devices, grant_media=grant_media),
+            args=chromium_args(
+                media, fake_devices=fake_devices, grant_media=grant_media, extra=extra_args
+            ),
         )
         try:
             yield browser
@@ -135,19 +147,29 @@ class Served:
     url: str
     """http://127.0.0.1:<port>"""
     app: web.Application
+    tls_port: int | None = None
+    """The port of the same app served over https, when asked for."""
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
 
 @asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[Served]:
-    """The real app from the factory, listening on 127.0.0.1."""
+    """The real app from the factory, listening on 127.0.0.1; with `settings.tls_cert`, also
+    over https on a second port (the server's own TLS context, as `server.py` makes it)."""
     app = create_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=5.0)
+    runner = web.AppRunner(app, shutdown_timeout=5.0, access_log_class=AccessLogger)
     await runner.setup()
     port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    tls_port = None
+    if (context := tls_context(settings)) is not None:
+        tls_port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", tls_port, ssl_context=context).start()
     try:
-        yield Served(f"http://127.0.0.1:{port}", app)
+        yield Served(f"http://127.0.0.1:{port}", app, tls_port)
     finally:
         await runner.cleanup()
 

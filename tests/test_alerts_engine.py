@@ -146,15 +146,36 @@ def test_multiple_faces_starts_after_one_second() -> None:
     )
 
 
-def test_face_mismatch_needs_two_consecutive_failed_checks() -> None:
+def test_face_mismatch_needs_three_mismatching_checks_in_a_row_over_two_seconds() -> None:
     e = engine()
-    # Identity is checked every 5 s: fail, pass, fail, fail.
+    # Checks every second while the face does not match: fail, pass, fail, fail, fail.
     assert e.feed(Observation(K.FACE_MISMATCH, True, 0.0, 0.7)) == []
-    assert e.feed(Observation(K.FACE_MISMATCH, False, 5.0)) == []
-    assert e.feed(Observation(K.FACE_MISMATCH, True, 10.0, 0.6)) == []
-    [started] = e.feed(Observation(K.FACE_MISMATCH, True, 15.0, 0.9))
-    assert started.started_at == 10.0
+    assert e.feed(Observation(K.FACE_MISMATCH, False, 1.0)) == []
+    assert e.feed(Observation(K.FACE_MISMATCH, True, 2.0, 0.6)) == []
+    assert e.feed(Observation(K.FACE_MISMATCH, True, 3.0, 0.9)) == []
+    [started] = e.feed(Observation(K.FACE_MISMATCH, True, 4.0, 0.8))
+    assert started.started_at == 2.0
     assert started.confidence == 0.9
+
+
+def test_face_mismatch_checks_in_a_burst_are_not_enough_without_the_time() -> None:
+    e = engine()
+    burst = [Observation(K.FACE_MISMATCH, True, t, 0.9) for t in (0.0, 0.5, 1.0, 1.5)]
+    assert run(e, burst) == []  # four hits, but over 1.5 s of the 2 s the rule wants
+    [started] = e.feed(Observation(K.FACE_MISMATCH, True, 2.0, 0.9))
+    assert started.started_at == 0.0
+
+
+def test_face_mismatch_hits_far_apart_are_not_in_a_row() -> None:
+    e = engine()
+    # Walking away from the desk (two blurred checks that mismatch), 4 s of faces too small
+    # to judge (no observation), coming back (one more blurred mismatch): not three in a row.
+    assert run(e, [Observation(K.FACE_MISMATCH, True, t, 0.7) for t in (0.0, 1.0)]) == []
+    assert e.feed(Observation(K.FACE_MISMATCH, True, 5.0, 0.7)) == []
+    assert e.feed(Observation(K.FACE_MISMATCH, True, 6.0, 0.7)) == []
+    # The third within 2.5 s of the one before starts it, from the run's own first hit.
+    [started] = e.feed(Observation(K.FACE_MISMATCH, True, 7.0, 0.7))
+    assert started.started_at == 5.0
 
 
 def test_kinds_are_debounced_independently() -> None:

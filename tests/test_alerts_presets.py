@@ -11,6 +11,7 @@ import pytest
 from alerts.events import Severity
 from alerts.presets import (
     DEFAULT_PRESET,
+    IDENTITY_BANDS,
     PRESETS,
     RuleSettings,
     overrides_of,
@@ -33,7 +34,9 @@ def test_default_is_normal_with_the_documented_numbers() -> None:
     assert DEFAULT_PRESET == book.preset == "normal"
     assert book[K.NO_FACE].start_after == 3
     assert book[K.MULTIPLE_FACES].start_after == 1
-    assert book[K.FACE_MISMATCH].min_hits == 2
+    assert book[K.FACE_MISMATCH].min_hits == 3
+    assert book[K.FACE_MISMATCH].start_after == 2
+    assert (book.identity.match_at_most, book.identity.mismatch_above) == (0.5, 0.65)
     assert book[K.LOOKING_AWAY].start_after == 4
     assert book[K.TALKING].start_after == 3
     assert book[K.SPEECH].start_after == 3
@@ -50,6 +53,8 @@ def test_strict_is_never_slower_than_normal_nor_normal_than_lenient() -> None:
         assert strict[kind].start_after <= normal[kind].start_after <= lenient[kind].start_after
         assert strict[kind].min_hits <= normal[kind].min_hits <= lenient[kind].min_hits
     assert strict[K.NO_FACE].start_after < lenient[K.NO_FACE].start_after
+    bands = [IDENTITY_BANDS[p] for p in ("strict", "normal", "lenient")]
+    assert [b.mismatch_above for b in bands] == sorted(b.mismatch_above for b in bands)
 
 
 def test_event_sources_never_go_stale_and_frame_sources_do() -> None:
@@ -127,6 +132,7 @@ def test_rulebook_serialises_to_json() -> None:
     data = rulebook_to_dict(resolve_rules("strict"))
     assert json.loads(json.dumps(data)) == data
     assert data["preset"] == "strict"
+    assert data["identity"] == {"match_at_most": 0.5, "mismatch_above": 0.6}
     assert data["rules"]["no_face"] == {
         "start_after": 2.0,
         "end_after": 3.0,
@@ -134,6 +140,7 @@ def test_rulebook_serialises_to_json() -> None:
         "severity": "high",
         "enabled": True,
         "stale_after": 10.0,
+        "hits_within": None,
     }
 
 

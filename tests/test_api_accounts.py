@@ -64,7 +64,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(api: Api) -> None:
     )
 
 
-async def test_failed_logins_are_throttled_per_username(api: Api) -> None:
+async def test_failed_logins_are_throttled_per_username_and_address(api: Api) -> None:
     await api.candidate("erin", "erin-password")
     for _ in range(5):
         status, _ = await api.call(

@@ -43,7 +43,7 @@ async def test_what_a_real_console_receives_matches_the_document(api: Api) -> No
         api, {"no_face": {"start_after": 0.5}}
     )
     seen: dict[str, dict[str, Any]] = {}
-    async with api.client.ws_connect(ws_url(api, exam_id, proctor)) as ws:
+    async with api.client.ws_connect(await ws_url(api, exam_id, proctor)) as ws:
         seen["snapshot"] = await ws.receive_json()
         await ws.send_json({"type": "focus", "session_id": session_id})
         for _ in range(3):  # an empty chair: overlays, then no_face starts

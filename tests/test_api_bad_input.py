@@ -21,9 +21,15 @@ async def _world(api: Api) -> dict[str, Any]:
     exam = await api.exam(proctor)
     await api.enrol(proctor, exam["id"], "cand1")
     session = await api.ok("POST", f"/api/exams/{exam['id']}/sessions", candidate)
+    user = await api.ok("GET", "/api/me", candidate)
     return {
         "tokens": {"admin": admin, "proctor": proctor, "candidate": candidate},
-        "ids": {"exam_id": exam["id"], "session_id": session["session_id"], "alert_id": 1},
+        "ids": {
+            "exam_id": exam["id"],
+            "session_id": session["session_id"],
+            "alert_id": 1,
+            "user_id": user["id"],
+        },
     }
 
 

@@ -28,7 +28,9 @@ async def test_admin_reads_live_counters_others_are_refused(api: Api) -> None:
             stats = await api.ok("GET", "/api/stats/live", admin)
             sessions = {s["session_id"]: s for s in stats["sessions"]}
             counts = sessions.get(session_id, {})
-            if counts.get("frames_analysed", 0) >= 2 and counts.get("frames_repeated", 0) >= 1:
+            identity = counts.get("identity") or {}
+            analysed, repeated = counts.get("frames_analysed", 0), counts.get("frames_repeated", 0)
+            if analysed >= 2 and repeated >= 1 and identity.get("match", 0) >= 1:
                 break
             await client.channel_open.wait()
             await asyncio.sleep(0.25)
@@ -37,5 +39,7 @@ async def test_admin_reads_live_counters_others_are_refused(api: Api) -> None:
         assert live["frames_received"] > live["frames_analysed"] >= 2
         # The candidate sits still: most samples repeat the analysis of the same picture.
         assert live["frames_repeated"] >= 1
+        # The enrolled candidate, well framed: checked once and matched, nothing unusable.
+        assert live["identity"] == {"match": 1, "uncertain": 0, "mismatch": 0, "unusable": 0}
     finally:
         await client.close()

@@ -63,7 +63,8 @@ def cluster(tmp_path: Path, postgres: Postgres, redis_server: Redis) -> Iterator
     database_url = postgres.new_database()
     nodes = {
         name: ServerProcess(
-            tmp_path / name, host=f"127.0.0.{i + 2}",
+            tmp_path / name,
+            host=f"127.0.0.{i + 2}",
             **node_env(database_url, redis_server, name, cap),
         )  # fmt: skip
         for i, (name, cap) in enumerate((("a", 1), ("b", 1), ("c", 2)))
@@ -168,6 +169,21 @@ async def stored_alert_ids(database_url: str) -> set[int]:
         await engine.dispose()
 
 
+async def open_console(
+    http: aiohttp.ClientSession,
+    base: str,
+    exam_id: int,
+    token: str,
+    ticket_from: str | None = None,
+) -> aiohttp.ClientWebSocketResponse:
+    """The exam's console socket on the node at `base`, with a ticket issued by the node at
+    `ticket_from` (the same by default; tickets are shared through Redis)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post((ticket_from or base) + "/api/ws-ticket", headers=headers) as response:
+        ticket = (await response.json())["ticket"]
+    return await http.ws_connect(f"{base}/api/exams/{exam_id}/live?ticket={ticket}")
+
+
 async def test_offers_through_one_node_spread_over_all_and_one_console_sees_everything(
     cluster: Cluster, http: aiohttp.ClientSession
 ) -> None:
@@ -175,7 +191,7 @@ async def test_offers_through_one_node_spread_over_all_and_one_console_sees_ever
     proctor, exam_id, attempts = await setup_exam(a, candidates=5)
     clients: list[CandidateClient] = []
     try:
-        console = await http.ws_connect(f"{a.base}/api/exams/{exam_id}/live?token={proctor}")
+        console = await open_console(http, a.base, exam_id, proctor)
         assert (await console.receive_json())["type"] == "snapshot"
         placed: dict[int, str] = {}
         for token, session_id in attempts[:4]:
@@ -230,7 +246,7 @@ async def test_a_killed_node_is_taken_over_and_its_candidate_lands_elsewhere(
     told: list[dict[str, Any]] = []
     clients: list[CandidateClient] = []
     try:
-        console = await http.ws_connect(f"{a.base}/api/exams/{exam_id}/live?token={proctor}")
+        console = await open_console(http, a.base, exam_id, proctor)
         assert (await console.receive_json())["type"] == "snapshot"
         hosts = []
         for token, session_id in attempts:  # a holds one at most: one is on b or c
@@ -283,7 +299,7 @@ async def test_consoles_keep_hearing_alerts_across_a_redis_restart(
     try:
         # The console is on c; the candidates stream to a and b.
         c = cluster.nodes["c"].base
-        console = await http.ws_connect(f"{c}/api/exams/{exam_id}/live?token={proctor}")
+        console = await open_console(http, c, exam_id, proctor)
         assert (await console.receive_json())["type"] == "snapshot"
         token, session_id = attempts[0]
         status, answer, client = await stream(a, token, session_id)
@@ -339,3 +355,22 @@ async def test_only_nodes_of_the_cluster_may_call_a_node(
         f"{cluster.nodes['a'].base}/internal/live", json=close, headers=forged
     ) as response:
         assert response.status == 403
+
+
+async def test_sign_in_limits_and_socket_tickets_hold_across_nodes(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    nodes = [Rest(http, node.base) for node in cluster.nodes.values()]
+    proctor, exam_id, _ = await setup_exam(nodes[0], candidates=0)
+    wrong = {"username": "pat", "password": "not-the-password"}
+    for attempt in range(5):  # five guesses, spread over the three nodes
+        status, _ = await nodes[attempt % 3].call("POST", "/login", body=wrong)
+        assert status == 401
+    for node in nodes:  # every node now knows: the sixth is refused wherever it goes
+        status, body = await node.call("POST", "/login", body=wrong)
+        assert status == 429 and body["error"]["code"] == "too_many_attempts", body
+    # A ticket issued by a opens a console on b, once.
+    a, b = cluster.nodes["a"].base, cluster.nodes["b"].base
+    console = await open_console(http, b, exam_id, proctor, ticket_from=a)
+    assert (await console.receive_json())["type"] == "snapshot"
+    await console.close()

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import text
 
 from api.services import SERVICES
-from auth.tokens import TokenIssuer
 from core.settings import Settings
 from live.messages import ConsoleMessage, SessionChanged
 from storage.db import create_engine
@@ -153,9 +152,12 @@ async def test_thumbnail_is_a_small_jpeg_encoded_once_per_frame(api: Api) -> Non
     assert live.thumbnail.encodes == 2
 
 
-def ws_url(api: Api, exam_id: int, token: str | None) -> str:
-    query = f"?token={token}" if token else ""
-    return f"/api/exams/{exam_id}/live{query}"
+async def ws_url(api: Api, exam_id: int, token: str | None) -> str:
+    """The console's WebSocket URL with a fresh single-use ticket (no token in any URL)."""
+    if not token:
+        return f"/api/exams/{exam_id}/live"
+    ticket = (await api.ok("POST", "/api/ws-ticket", token))["ticket"]
+    return f"/api/exams/{exam_id}/live?ticket={ticket}"
 
 
 async def receive(ws: Any, wanted: Any, seconds: float = 10.0) -> dict[str, Any]:
@@ -170,18 +172,20 @@ async def receive(ws: Any, wanted: Any, seconds: float = 10.0) -> dict[str, Any]
 async def test_websocket_refuses_callers_who_may_not_watch(api: Api) -> None:
     proctor, candidate, exam_id, _session_id = await exam_with_candidate(api)
     stranger = await api.staff("proctor2")
-    for token, status_wanted in [
-        (None, 401),
-        ("not-a-token", 401),
-        (candidate, 403),
-        (stranger, 404),
+    for url, headers, status_wanted in [
+        (await ws_url(api, exam_id, None), {}, 401),
+        (f"/api/exams/{exam_id}/live?ticket=not-a-ticket", {}, 401),
+        (await ws_url(api, exam_id, None), {"Authorization": f"Bearer {candidate}"}, 403),
+        (await ws_url(api, exam_id, stranger), {}, 404),
     ]:
-        response = await api.client.get(ws_url(api, exam_id, token))
-        assert response.status == status_wanted, token
+        response = await api.client.get(url, headers=headers)
+        assert response.status == status_wanted, url
         assert "error" in await response.json()
-    response = await api.client.get(ws_url(api, 12345, proctor))
+    response = await api.client.get(await ws_url(api, 12345, proctor))
     assert response.status == 404
-    response = await api.client.get(f"/api/exams/x/live?token={proctor}")
+    response = await api.client.get(
+        "/api/exams/x/live", headers={"Authorization": f"Bearer {proctor}"}
+    )
     assert response.status == 400
 
 
@@ -191,7 +195,7 @@ async def test_websocket_sends_a_snapshot_then_alerts_and_status_live(api: Api, 
         api, {"no_face": {"start_after": 1.0}}
     )
     token = proctor if who == "proctor" else await api.admin()
-    async with api.client.ws_connect(ws_url(api, exam_id, token)) as ws:
+    async with api.client.ws_connect(await ws_url(api, exam_id, token)) as ws:
         snapshot = await ws.receive_json()
         assert snapshot["type"] == "snapshot" and snapshot["exam_id"] == exam_id
         [entry] = snapshot["sessions"]
@@ -237,7 +241,7 @@ async def test_websocket_notices_an_attempt_that_has_not_streamed_yet(api: Api) 
     await api.candidate("dora")
     await api.enrol(proctor, exam_id, "dora")
     dora = await api.login("dora", "candidate-pass-1")
-    async with api.client.ws_connect(ws_url(api, exam_id, proctor)) as ws:
+    async with api.client.ws_connect(await ws_url(api, exam_id, proctor)) as ws:
         first = await ws.receive_json()
         assert [s["session_id"] for s in first["sessions"]] == [session_id]
         started = await api.ok("POST", f"/api/exams/{exam_id}/sessions", dora)
@@ -249,17 +253,17 @@ async def test_websocket_notices_an_attempt_that_has_not_streamed_yet(api: Api) 
         }
 
 
-async def test_websocket_closes_when_the_token_expires(api: Api, settings: Settings) -> None:
+async def test_websocket_closes_when_the_account_is_disabled(api: Api) -> None:
     proctor, _candidate, exam_id, session_id = await exam_with_candidate(api)
     me = await api.ok("GET", "/api/me", proctor)
-    brief = TokenIssuer(settings.secret_key, 2).issue(me["id"], "proctor")
-    async with api.client.ws_connect(ws_url(api, exam_id, brief)) as ws:
+    async with api.client.ws_connect(await ws_url(api, exam_id, proctor)) as ws:
         first = await ws.receive_json()
         assert [s["session_id"] for s in first["sessions"]] == [session_id]
-        # Checked again with every resync (5 s): the socket does not outlive the token.
+        await api.ok("PATCH", f"/api/users/{me['id']}", await api.admin(), json={"disabled": True})
+        # Checked again with every resync (5 s): the socket does not outlive the account.
         closed = await receive(ws, lambda m: m["type"] == "closed", seconds=10)
         assert closed["error"]["code"] == "unauthorized"
-        assert "expired" in closed["error"]["message"]
+        assert "disabled" in closed["error"]["message"]
         message = await ws.receive(timeout=5)
         assert message.type == aiohttp.WSMsgType.CLOSE
         assert ws.close_code == 4401

@@ -165,7 +165,8 @@ async def test_viewers_follow_a_candidate_who_reconnects(api: Api) -> None:
         await client.accept_answer(answer["sdp"])
         return client
 
-    async with api.client.ws_connect(f"/api/exams/{exam_id}/live?token={proctor}") as ws:
+    ticket = (await api.ok("POST", "/api/ws-ticket", proctor))["ticket"]
+    async with api.client.ws_connect(f"/api/exams/{exam_id}/live?ticket={ticket}") as ws:
         assert (await ws.receive_json())["type"] == "snapshot"
         first = await connect()
         events = []

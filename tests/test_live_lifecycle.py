@@ -81,7 +81,7 @@ async def test_new_offer_replaces_the_old_connection(api: Api) -> None:
                 await asyncio.sleep(0.1)
         services = api.client.app[SERVICES]
         assert services.live is not None
-        peer = services.live.peers.get(str(session_id))
+        peer = services.live.peers.get(session_id)
         assert peer is not None and peer.connection_state == "connected"
     finally:
         await first.close()

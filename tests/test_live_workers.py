@@ -85,7 +85,7 @@ async def test_candidates_spread_over_workers_and_the_front_sees_all(
     (ann_token, ann), (bob_token, bob) = attempts["ann"], attempts["bob"]
     clients: list[CandidateClient] = []
     try:
-        async with api.client.ws_connect(ws_url(api, exam_id, proctor)) as console:
+        async with api.client.ws_connect(await ws_url(api, exam_id, proctor)) as console:
             assert (await console.receive_json())["type"] == "snapshot"
             clients = [
                 await connect(api, ann_token, ann, EMPTY),
@@ -163,7 +163,7 @@ async def test_a_worker_that_dies_is_restarted_and_its_candidate_comes_back(
         assert index is not None
         pid = hub.pids[index]
         assert pid is not None
-        async with api.client.ws_connect(ws_url(api, exam_id, proctor)) as console:
+        async with api.client.ws_connect(await ws_url(api, exam_id, proctor)) as console:
             [entry] = (await console.receive_json())["sessions"]
             assert [a["id"] for a in entry["open_alerts"]] == [lost["id"]]
             os.kill(pid, signal.SIGKILL)

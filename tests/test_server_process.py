@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,9 +23,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+async def _wait_until_up(
+    url: str, process: subprocess.Popen[bytes], ssl: ssl.SSLContext | None = None
+) -> None:
     deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl or True)) as http:
         while time.monotonic() < deadline:
             assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
             try:

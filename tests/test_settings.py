@@ -57,6 +57,18 @@ def test_flags_win_over_environment() -> None:
         ({"PROCTOR_LIVE_WORKERS": "-1"}, "PROCTOR_LIVE_WORKERS='-1' must be at least 0"),
         ({"PROCTOR_CAPTURE_SIZE": "640"}, "PROCTOR_CAPTURE_SIZE='640' is not WIDTHxHEIGHT"),
         ({"PROCTOR_CAPTURE_SIZE": "4000x3000"}, "must be between 160x120 and 1920x1080"),
+        ({"PROCTOR_TRUSTED_PROXIES": "nginx.local"}, "'nginx.local' is not an address"),
+        ({"PROCTOR_SELF_REGISTRATION": "maybe"}, "PROCTOR_SELF_REGISTRATION='maybe'"),
+        ({"PROCTOR_TLS_CERT": "/nonexistent.pem"}, "PROCTOR_TLS_CERT and PROCTOR_TLS_KEY go"),
+        (
+            {"PROCTOR_TLS_CERT": "/nonexistent.pem", "PROCTOR_TLS_KEY": "/nonexistent.key"},
+            "PROCTOR_TLS_CERT='/nonexistent.pem' is not a readable file",
+        ),
+        ({"PROCTOR_ICE_SERVERS": "turn:127.0.0.1:3478"}, "PROCTOR_TURN_SECRET is not set"),
+        ({"PROCTOR_ICE_TRANSPORT_POLICY": "none"}, "is not all or relay"),
+        ({"PROCTOR_MEDIA_PORTS": "40000"}, "is not FIRST-LAST"),
+        ({"PROCTOR_MEDIA_PORTS": "500-600"}, "must lie within 1024-65535"),
+        ({"PROCTOR_TOKEN_TTL_SECONDS": "5"}, "PROCTOR_TOKEN_TTL_SECONDS='5' must be at least 10"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
@@ -69,10 +81,36 @@ def test_ice_settings_parse() -> None:
         {
             "PROCTOR_ICE_SERVERS": "stun:127.0.0.1:3478, turn:127.0.0.1:3479",
             "PROCTOR_ICE_HOSTS": "127.0.0.1",
+            "PROCTOR_TURN_SECRET": "shared-with-coturn",
+            "PROCTOR_ICE_TRANSPORT_POLICY": "relay",
+            "PROCTOR_MEDIA_PORTS": "40000-40099",
         }
     )
     assert settings.ice_servers == ("stun:127.0.0.1:3478", "turn:127.0.0.1:3479")
     assert settings.ice_hosts == ("127.0.0.1",)
+    assert settings.turn_secret == "shared-with-coturn"
+    assert settings.ice_transport_policy == "relay"
+    assert settings.media_ports == (40000, 40099)
+
+
+def test_edge_settings_parse(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("x")
+    key.write_text("x")
+    settings, _ = load_settings(
+        {
+            "PROCTOR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8, ::1",
+            "PROCTOR_SELF_REGISTRATION": "false",
+            "PROCTOR_TLS_KEY": str(key),
+        },
+        ["--tls-cert", str(cert)],
+    )
+    assert settings.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    assert settings.self_registration is False
+    assert (settings.tls_cert, settings.tls_key) == (cert, key)
+    defaults, _ = load_settings({})
+    assert defaults.self_registration is True and defaults.trusted_proxies == ()
+    assert defaults.tls_cert is None and defaults.media_ports is None
 
 
 def test_secret_key_is_generated_once_with_owner_only_permissions(tmp_path: Path) -> None:

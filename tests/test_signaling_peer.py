@@ -125,7 +125,7 @@ async def test_unusable_offers_raise_invalid_offer(cleanup: list[Any]) -> None:
         (no_media, "no media section"),
         (no_media + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n", "ICE"),
     ]:
-        peer = CandidatePeer("s1", LOOPBACK)
+        peer = CandidatePeer(1, LOOPBACK)
         cleanup.append(peer)
         with pytest.raises(InvalidOffer, match=message):
             await peer.accept_offer(sdp, "offer")
@@ -139,7 +139,7 @@ async def test_offer_with_only_private_candidates_is_refused(cleanup: list[Any])
     cleanup.append(client)
     offer = await client.offer()
     private = offer.replace(" 127.0.0.1 ", " 192.0.2.10 ")  # TEST-NET-1: never contacted
-    peer = CandidatePeer("s1", LOOPBACK)
+    peer = CandidatePeer(1, LOOPBACK)
     cleanup.append(peer)
     with pytest.raises(InvalidOffer, match="no ICE candidate this server may use"):
         await peer.accept_offer(private, "offer")
@@ -162,7 +162,7 @@ async def test_streams_real_clip_sampled_at_analysis_rate(
     video = VideoSampler(recorder.analyze, recorder.on_analysis, executor, analysis_fps=2.0)
     audio = AudioSampler(process, on_observations, executor)
     peer = CandidatePeer(
-        "s1",
+        1,
         LOOPBACK,
         video=video,
         audio=audio,
@@ -239,7 +239,7 @@ async def test_slow_analysis_skips_frames_and_stays_recent(
     recorder = Recorder()
     recorder.delay = 1.0  # far slower than the 2 fps asked for
     video = VideoSampler(recorder.analyze, recorder.on_analysis, executor, analysis_fps=2.0)
-    peer = CandidatePeer("s1", LOOPBACK, video=video)
+    peer = CandidatePeer(1, LOOPBACK, video=video)
     cleanup.append(peer)
     track = ClipVideoTrack(Clip(((0, 4, "candidate"),), fps=15))
     client = CandidateClient(track)
@@ -264,7 +264,7 @@ async def test_new_offer_replaces_old_connection_and_close_all(cleanup: list[Any
     registry: PeerRegistry[CandidatePeer] = PeerRegistry()
     cleanup.append(type("Closer", (), {"close": registry.close_all})())
 
-    async def join(session_id: str) -> tuple[CandidatePeer, Events, CandidateClient]:
+    async def join(session_id: int) -> tuple[CandidatePeer, Events, CandidateClient]:
         events = Events()
         peer = CandidatePeer(session_id, LOOPBACK, on_state_change=events.on_state)
         client = CandidateClient(ClipVideoTrack(Clip(SCENE), loop=True))
@@ -274,11 +274,11 @@ async def test_new_offer_replaces_old_connection_and_close_all(cleanup: list[Any
         await events.wait_for(lambda: "connected" in events.states)
         return peer, events, client
 
-    first, first_events, _ = await join("s1")
-    other, other_events, _ = await join("s2")
-    second, second_events, _ = await join("s1")  # the candidate reconnects
+    first, first_events, _ = await join(1)
+    other, other_events, _ = await join(2)
+    second, second_events, _ = await join(1)  # the candidate reconnects
 
-    assert registry.get("s1") is second and len(registry) == 2
+    assert registry.get(1) is second and len(registry) == 2
     assert first.closed and first.connection_state == "closed"
     assert first_events.states[-1] == "closed"
     assert second.connection_state == "connected" and not second.closed
@@ -296,7 +296,7 @@ async def test_page_hanging_up_is_reported_and_releases_the_peer(
     recorder = Recorder()
     video = VideoSampler(recorder.analyze, recorder.on_analysis, executor)
     events = Events()
-    peer = CandidatePeer("s1", LOOPBACK, video=video, on_state_change=events.on_state)
+    peer = CandidatePeer(1, LOOPBACK, video=video, on_state_change=events.on_state)
     cleanup.append(peer)
     client = CandidateClient(ClipVideoTrack(Clip(SCENE), loop=True))
     await connect(peer, client)

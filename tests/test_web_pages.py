@@ -60,9 +60,10 @@ async def enrolled_candidate(
     return token
 
 
-async def start_exam_in_page(browser: Any, base: str, username: str) -> Any:
-    """Sign in on the candidate page and start the listed exam; the page."""
-    page = await (await browser.new_context(viewport=VIEWPORT, bypass_csp=True)).new_page()
+async def start_exam_in_page(browser: Any, base: str, username: str, page: Any = None) -> Any:
+    """Sign in on the candidate page (a new one unless given) and start the listed exam."""
+    if page is None:
+        page = await (await browser.new_context(viewport=VIEWPORT, bypass_csp=True)).new_page()
     await page.goto(base + "/")
     await page.fill("#auth-username", username)
     await page.fill("#auth-password", "candidate-pass-1")

@@ -71,7 +71,7 @@ async def test_open_consoles_are_closed_when_the_server_shuts_down(settings: Set
         exam = {"title": "T", "duration_minutes": 5}
         async with http.post(server.url + "/api/exams", json=exam, headers=headers) as response:
             exam_id = (await response.json())["id"]
-        ws = await http.ws_connect(f"{server.url}/api/exams/{exam_id}/live?token={token}")
+        ws = await http.ws_connect(f"{server.url}/api/exams/{exam_id}/live", headers=headers)
         assert (await ws.receive_json())["type"] == "snapshot"
         await server.app.shutdown()  # what the runner does first on SIGTERM
         message = await ws.receive(timeout=5)

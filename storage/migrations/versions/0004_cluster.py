@@ -1,7 +1,7 @@
 """several nodes: who holds each live attempt (with a fencing number), files in the database
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import storage.models
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

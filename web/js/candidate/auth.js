@@ -22,7 +22,7 @@ export function renderAuth(mode = "login") {
         ? await api.login(username.value.trim(), password.value)
         : await api.register(username.value.trim(), password.value, fullName.value.trim());
     if (user.role !== "candidate") {
-      api.forget();
+      await api.logout();
       throw new ApiError(403, "wrong_page", "This account is for staff: use the proctor console at /proctor.");
     }
     route();

@@ -16,6 +16,14 @@ const CAPTURE = {
 export async function startCamera() {
   if (state.stream) return state.stream;
   state.cameraError = null;
+  if (!window.isSecureContext) {
+    // Browsers give the camera only to https pages (and to the machine's own localhost).
+    const secure = location.href.replace(/^http:/, "https:");
+    state.cameraError =
+      "This page needs a secure (https) connection: browsers only allow the camera and microphone on https pages. " +
+      `Open ${secure} instead, or ask your institution for the exam's https address.`;
+    return null;
+  }
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     state.cameraError = "Your browser cannot use a camera on this page. Open it over https in a recent browser.";
     return null;

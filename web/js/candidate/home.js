@@ -5,7 +5,7 @@ import { icon } from "../shared/icons.js";
 import { micMeter, startCamera } from "./camera.js";
 import { loadExams } from "./exams.js";
 import { api, app, state } from "./page.js";
-import { capturePhoto, loadEnrolment } from "./photo.js";
+import { capturePhoto, loadEnrolment, photoGuide } from "./photo.js";
 
 function checkItem(id, ok, text) {
   return h(
@@ -48,7 +48,7 @@ export async function renderHome() {
           h(
             "div.card",
             h("div.card-head", h("span.exam-icon", icon("user")), h("div", h("h3", "Reference photo"), h("p", "Used to confirm it is you who takes the exam"))),
-            h("div.card-body.stack", h("div.photo-row", photoThumb, h("div.stack.tight", photoStatus, h("div.small.muted", "Face the camera in good light, alone, without a hat or sunglasses."), h("div", capture))), photoError),
+            h("div.card-body.stack", h("div.photo-row", photoThumb, h("div.stack.tight", photoStatus, h("div.small.muted", "Face the camera in good light, alone, without a hat or sunglasses."), h("div", capture))), photoGuide(video), photoError),
           ),
         ),
         h(

@@ -71,8 +71,19 @@ export class ExamLink {
     if (this.stopped) return;
     this.teardown();
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
-    // No STUN server unless the server is configured with one: host candidates only.
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    // The server's STUN/TURN servers (none unless configured), TURN credentials minted for
+    // this candidate, asked again for every connection since they expire.
+    const connecting = (this.connecting = {});
+    let config;
+    try {
+      config = await this.api.rtcConfiguration();
+    } catch (error) {
+      if (this.stopped || connecting !== this.connecting) return;
+      if (error instanceof ApiError && error.status === 401) return void this.stop();
+      return void this.retry();
+    }
+    if (this.stopped || connecting !== this.connecting) return;
+    const pc = new RTCPeerConnection(config);
     this.pc = pc;
     const channel = pc.createDataChannel("proctor"); // before the offer, so it is negotiated
     this.channel = channel;

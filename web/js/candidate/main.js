@@ -19,8 +19,7 @@ api.onUnauthorized = () => {
 
 function logout() {
   stopCamera();
-  api.forget();
-  route();
+  api.logout().finally(route);
 }
 
 setRouter(() => {

@@ -58,9 +58,17 @@ export class LiveExam {
     for (const url of this.thumbUrls.values()) URL.revokeObjectURL(url);
   }
 
-  connect() {
+  async connect() {
     if (this.closed) return;
-    const url = `${location.origin.replace(/^http/, "ws")}/api/exams/${this.exam.id}/live?token=${encodeURIComponent(this.api.token)}`;
+    let ticket;
+    try {
+      ticket = await this.api.ticket(); // single use: never a token in the URL
+    } catch {
+      if (!this.closed) setTimeout(() => this.connect(), Math.min(10000, 1000 * 2 ** this.retry++));
+      return;
+    }
+    if (this.closed) return;
+    const url = `${location.origin.replace(/^http/, "ws")}/api/exams/${this.exam.id}/live?ticket=${encodeURIComponent(ticket)}`;
     const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {

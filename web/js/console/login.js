@@ -13,7 +13,7 @@ export function renderLogin(api, app, onSignedIn) {
   const signIn = async () => {
     const user = await api.login(username.value.trim(), password.value);
     if (user.role === "candidate") {
-      api.forget();
+      await api.logout();
       throw new ApiError(403, "wrong_page", "This is a candidate account: take your exam at the home page (/).");
     }
     onSignedIn();

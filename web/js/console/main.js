@@ -38,7 +38,8 @@ window.addEventListener("hashchange", () => api.loggedIn && render());
 function start() {
   unmountCurrent();
   const role = api.user?.role === "admin" ? "Administrator" : "Proctor";
-  renderTopbar(topbar, "Console", api.user, role, () => (api.forget(), (location.hash = ""), start()));
+  const signOut = () => api.logout().finally(() => ((location.hash = ""), start()));
+  renderTopbar(topbar, "Console", api.user, role, signOut);
   if (!api.loggedIn) renderLogin(api, app, start);
   else Promise.all([loadExams(), loadVocabulary(api)]).then(render, (error) => toast(error.message, { kind: "bad", title: "Could not load the console" }));
 }

@@ -19,7 +19,15 @@ export class LiveVideo {
     this.stop();
     this.closed = false;
     this.onState("connecting");
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    let config;
+    try {
+      config = await this.api.rtcConfiguration(); // the server's STUN/TURN, minted credentials
+    } catch (error) {
+      this.onState("failed", error.message);
+      return;
+    }
+    if (this.closed) return;
+    const pc = new RTCPeerConnection(config);
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.ontrack = (event) => {
