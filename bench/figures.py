@@ -116,6 +116,9 @@ def _live_step(before: dict[str, Any], after: dict[str, Any], seconds: float) ->
         "connected": sum(1 for s in after["sessions"] if s["connection_state"] == "connected"),
         "analysed_per_s": round(analysed / seconds, 1),
         "executor_queue": after.get("executor_queue"),
+        # What admission looks at (live/admission.py), as the server reports it.
+        "analysis_load": after.get("analysis_load"),
+        "loop_lag_s": after.get("loop_lag_s"),
     }
 
 
@@ -162,3 +165,56 @@ def memory_figures(
         "flat": growth < 5 + 0.02 * median,
         "series_mb": [round(v, 1) for v in values],
     }
+
+
+def _trend(points: list[tuple[float, float]]) -> dict[str, float | None]:
+    return {
+        "first": points[0][1],
+        "last": points[-1][1],
+        "slope_per_min": slope_per_minute(points),
+        "slope_second_half_per_min": slope_per_minute(points[len(points) // 2 :]),
+    }
+
+
+def process_figures(samples: list[Sample], start: float) -> list[dict[str, Any]]:
+    """Each server process over the samples (times from `start`): its memory (MB), threads
+    and open files, first and last value and least-squares slope per minute, over all the
+    samples and over their second half. A process that came or went mid-way has fewer
+    points."""
+    series: dict[tuple[int, str, int], dict[str, list[tuple[float, float]]]] = {}
+    for sample in samples:
+        for node, p in sample.processes or []:
+            entry = series.setdefault(
+                (node, p.role, p.pid), {"rss_mb": [], "threads": [], "fds": []}
+            )
+            t = sample.at - start
+            entry["rss_mb"].append((t, p.rss_bytes / 2**20))
+            entry["threads"].append((t, float(p.threads)))
+            entry["fds"].append((t, float(p.fds)))
+    return [
+        {"server": node, "role": role, "pid": pid, "points": len(values["rss_mb"]),
+         **{name: _trend(points) for name, points in values.items()}}
+        for (node, role, pid), values in sorted(series.items())
+    ]  # fmt: skip
+
+
+def admission_timeline(
+    candidates: list[dict[str, Any]], origin: float, end: float, step: float = 5.0
+) -> list[dict[str, Any]]:
+    """Every `step` seconds from the first offer (times from `origin`): candidates the
+    server has taken (answered) and candidates waiting (offered, refused so far)."""
+    offers = [c["offer_at"] for c in candidates if c["offer_at"] is not None]
+    if not offers:
+        return []
+    rows = []
+    t = min(offers)
+    while t <= end:
+        admitted = sum(
+            1 for c in candidates if c["answered_at"] is not None and c["answered_at"] <= t
+        )
+        offered = sum(1 for at in offers if at <= t)
+        rows.append(
+            {"t": round(t - origin, 1), "admitted": admitted, "waiting": offered - admitted}
+        )
+        t += step
+    return rows

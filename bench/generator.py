@@ -22,6 +22,8 @@ import json
 import logging
 import os
 import pickle
+import random
+import re
 import statistics
 import sys
 import time
@@ -41,6 +43,7 @@ from scenario import AUDIO_RATE, EVENTS, FPS, PERIOD  # noqa: E402
 from signaling.ice import IceSettings  # noqa: E402
 
 VIDEO_KINDS = ("no_face", "multiple_faces", "face_mismatch")
+HOST_CANDIDATE = re.compile(r"a=candidate:\S+ \d+ udp \d+ (\S+) \d+ typ host")
 HANGUP_SECONDS = 10.0
 """Upper bound on closing all peers at the end."""
 
@@ -61,6 +64,8 @@ class CandidateResult:
     """Each scripted event as sent: kind, at (monotonic instant of its first frame/sample)."""
     refusals: int = 0
     """Offers the server refused with 503 (full or overloaded) before one was taken."""
+    media_host: str | None = None
+    """The address of the answer's ICE candidates: the node the media goes to."""
     video_sent: int = 0
     video_late: int = 0
     audio_sent: int = 0
@@ -147,7 +152,12 @@ class WebRtcCandidate:
         if state == "connected" and self.result.connected_at is None:
             self.result.connected_at = now
 
-    async def connect(self, http: aiohttp.ClientSession, stop_at: float) -> None:
+    async def connect(
+        self, http: aiohttp.ClientSession, stop_at: float, retry_jitter: float = 0.0
+    ) -> None:
+        """Offers at `start_at`; refused (503), offers again after Retry-After, as the page
+        does, plus up to `retry_jitter` s at random (0, like the page: refused together,
+        candidates come back together)."""
         await asyncio.sleep(max(0.0, self.start_at - time.monotonic()))
         self.result.offer_at = time.monotonic()
         try:
@@ -162,6 +172,7 @@ class WebRtcCandidate:
                 ) as response:
                     body = await response.json()
                     retry_after = float(response.headers.get("Retry-After", "15"))
+                    retry_after += random.uniform(0.0, retry_jitter)
                 if response.status == 503:  # like the page: wait as asked, then offer again
                     self.result.refusals += 1
                     if time.monotonic() + retry_after >= stop_at:
@@ -173,6 +184,7 @@ class WebRtcCandidate:
                 break
             await self.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "answer"))
             self.result.answered_at = time.monotonic()
+            self.result.media_host = next(iter(HOST_CANDIDATE.findall(body["sdp"])), None)
         except Exception as error:  # reported per candidate, the others go on
             self.result.error = f"{type(error).__name__}: {error}"
 
@@ -265,7 +277,8 @@ async def run(spec: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
         lag_task = asyncio.create_task(loop_lag(stop_at, lags))
         if spec["mode"] == "webrtc":
             peers = [WebRtcCandidate(c, media, spec["audio"]) for c in spec["candidates"]]
-            await asyncio.gather(*(p.connect(http, stop_at) for p in peers))
+            jitter = float(spec.get("retry_jitter", 0.0))
+            await asyncio.gather(*(p.connect(http, stop_at, jitter) for p in peers))
             await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
             try:
                 async with asyncio.timeout(HANGUP_SECONDS):

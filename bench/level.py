@@ -18,13 +18,24 @@ from typing import Any
 
 import aiohttp
 import scenario
-from figures import live_figures, memory_figures, percentile, timeline
+from cluster_mode import Services, node_host, service_figures, snapshot
+from console import watch_console
+from figures import (
+    admission_timeline,
+    live_figures,
+    memory_figures,
+    percentile,
+    process_figures,
+    timeline,
+)
 from launch import launch_generators, split, wait_generators
 from nodes import (
     Attempt,
     Node,
     attempts,
+    http_statuses,
     incidents,
+    set_up_cluster,
     set_up_nodes,
     start_exam,
     start_servers,
@@ -45,6 +56,20 @@ GENERATOR_START_S = 4.0
 class Window:
     start: float
     stop: float
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How the level's servers run: `cluster` nodes of one cluster on `services` (0: one
+    box, or `--servers` independent ones)."""
+
+    cluster: int = 0
+    services: Services | None = None
+    database_url: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"cluster of {self.cluster}" if self.cluster else "single box"
 
 
 @dataclass(frozen=True)
@@ -114,6 +139,28 @@ async def _drive(
     return Drive(samples, flat, results, len(launched))
 
 
+async def _services_at(mode: Mode, when: Window) -> dict[str, Any] | None:
+    """What Redis and PostgreSQL did over the window (None on one box)."""
+    if mode.services is None:
+        return None
+    services = mode.services
+    await asyncio.sleep(max(0.0, when.start - time.monotonic()))
+    before = await asyncio.to_thread(snapshot, services, mode.database_url)
+    started = time.monotonic()
+    await asyncio.sleep(max(0.0, when.stop - time.monotonic()))
+    after = await asyncio.to_thread(snapshot, services, mode.database_url)
+    return {"before": before, "after": after, "seconds": time.monotonic() - started}
+
+
+def _placement(candidates: list[dict[str, Any]]) -> dict[str, int]:
+    """How many candidates' media went to each address (the node that took them)."""
+    placed: dict[str, int] = {}
+    for candidate in candidates:
+        host = candidate.get("media_host") or "not placed"
+        placed[host] = placed.get(host, 0) + 1
+    return dict(sorted(placed.items()))
+
+
 async def _idle_baseline(nodes: list[Node]) -> Baseline:
     idle: list[Sample] = []
     await sampler(nodes, [], time.monotonic() + 3, idle, False)
@@ -162,6 +209,9 @@ def _webrtc_figures(
         "stats_rtt_p95_s": percentile(rtts, 0.95),
         "timeline": timeline(drive.samples, when.start),
         "memory": memory_figures(measured, baseline.rss, n, when.start, when.stop),
+        "processes": process_figures(measured, when.start),
+        "admission": admission_timeline(drive.candidates, when.start, when.stop),
+        "placement": _placement(drive.candidates),
         "alerts": match_alerts(drive.candidates, when.start, when.stop, scenario.ALERT_WINDOW,
                                stored),
     }  # fmt: skip
@@ -176,8 +226,10 @@ async def _webrtc_phase(
     workdir: Path,
     nodes: list[Node],
     baseline: Baseline,
+    mode: Mode,
 ) -> dict[str, Any]:
-    """Every candidate as a live peer; with --profile, py-spy from a quarter in."""
+    """Every candidate as a live peer; with --profile, py-spy from a quarter in; with
+    --console, a proctor's console open on the first server meanwhile."""
     ramp = ramp_seconds(args, n)
     t0 = time.monotonic() + GENERATOR_START_S
     when = Window(t0 + ramp + args.warmup, t0 + ramp + args.warmup + args.measure)
@@ -187,25 +239,44 @@ async def _webrtc_phase(
         profiler.schedule(nodes[0].server.process.pid, delay)
     everyone = attempts(nodes)
     starts = [t0 + i * ramp / n for i in range(len(everyone))]
-    spec = {"mode": "webrtc", "media": str(media), "audio": not args.no_audio}
+    spec = {
+        "mode": "webrtc", "media": str(media), "audio": not args.no_audio,
+        "retry_jitter": args.retry_jitter,
+    }  # fmt: skip
+    shared = asyncio.create_task(_services_at(mode, when))
     data_dirs = [node.server.data_dir for node in nodes]
     disk = asyncio.create_task(growth(data_dirs, when.start, when.stop))
+    console = None
+    if args.console:
+        first = nodes[0]
+        console = asyncio.create_task(
+            watch_console(first.api.http, first.server.url, first.setup.proctor,
+                          first.setup.exams[0], when.stop)
+        )  # fmt: skip
     drive = await _drive(nodes, everyone, starts, spec, when.stop, args, workdir)
     recorded = await disk
     out: dict[str, Any] = {
         "recorded": {**recorded, "mb_per_candidate_hour": mb_per_candidate_hour(recorded, n)}
     }
+    if console is not None:
+        out["console"] = await console
+    services = await shared
     if profiler is not None:
         summaries = profiler.finish(args.stamp)
         if profiler.role is not None:
             out["profile_pid_role"] = profiler.role
         out["profile"] = summaries
-    stored = await incidents(nodes, 0)
+    stored = await incidents(nodes, 0, shared=mode.cluster > 0)
     if args.keep_raw:
         raw = {"measure_start": when.start, "stop_at": when.stop, "candidates": drive.candidates}
         out["raw"] = keep_raw(f"raw-n{n}-{args.stamp}.json", raw)
     keys = [node.key(sid) for node, sid, _ in everyone]
     out["webrtc"] = _webrtc_figures(args, drive, when, keys, baseline, stored)
+    if services is not None:
+        out["webrtc"]["services"] = service_figures(
+            services["before"], services["after"], services["seconds"], n
+        )
+    out["http"] = await http_statuses(nodes[0].api.http, nodes)
     return out
 
 
@@ -255,12 +326,16 @@ async def _phases(
     args: argparse.Namespace,
     media: Path,
     workdir: Path,
+    mode: Mode,
 ) -> dict[str, Any]:
     began = time.monotonic()
-    nodes = await set_up_nodes(http, servers, n)
+    if mode.cluster:
+        nodes = await set_up_cluster(http, servers, n)
+    else:
+        nodes = await set_up_nodes(http, servers, n)
     out: dict[str, Any] = {"setup_s": time.monotonic() - began}
     baseline = await _idle_baseline(nodes)
-    out.update(await _webrtc_phase(n, args, media, workdir, nodes, baseline))
+    out.update(await _webrtc_phase(n, args, media, workdir, nodes, baseline, mode))
     await submit_everywhere(nodes)
     if args.no_upload:
         return out
@@ -275,15 +350,30 @@ async def _phases(
     return out
 
 
-async def run_level(n: int, args: argparse.Namespace, media: Path, workdir: Path) -> dict[str, Any]:
+def _own_settings(args: argparse.Namespace, n: int, mode: Mode) -> list[dict[str, str]]:
+    """Each server's own settings: a node's place in the cluster, or nothing."""
+    if mode.services is not None:
+        return [
+            mode.services.node_env(mode.database_url, index, node_host(index))
+            for index in range(mode.cluster)
+        ]
+    return [{} for _ in range(max(1, min(args.servers, n)))]
+
+
+async def run_level(
+    n: int, args: argparse.Namespace, media: Path, workdir: Path, mode: Mode
+) -> dict[str, Any]:
     """Fresh servers for N candidates, both phases, then the servers' error lines."""
     env = server_env(args)
-    count = max(1, min(args.servers, n))
-    servers = start_servers(count, args.tree_path, workdir, env)
-    result: dict[str, Any] = {"n": n, "servers": count, "server_env": env}
+    own = _own_settings(args, n, mode)
+    result: dict[str, Any] = {
+        "n": n, "servers": len(own), "cluster": mode.cluster, "cpus": args.cpus, "server_env": env,
+    }  # fmt: skip
+    servers: list[Server] = []
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
-            result.update(await _phases(http, servers, n, args, media, workdir))
+            servers = await start_servers(http, args.tree_path, workdir, env, own, args.cpus)
+            result.update(await _phases(http, servers, n, args, media, workdir, mode))
     finally:
         for server in servers:
             server.stop()

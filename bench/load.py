@@ -3,6 +3,7 @@
     python bench/load.py                       # N = 1, 10, 25, 50, 100
     python bench/load.py --n 25 --measure 60   # one level
     python bench/load.py --n 50 --profile      # with a py-spy profile of the server
+    python bench/load.py --n 25 --cluster 0 1 --repeat 3 --no-upload   # one box vs a cluster
 
 For each N, bounded in time and stopping by itself (bench/level.py):
 
@@ -25,6 +26,11 @@ For each N, bounded in time and stopping by itself (bench/level.py):
 5. Then the same candidates, on a second exam, POST the clip's JPEG frames to /upload-frame at
    the analysis rate: CPU per candidate of that path.
 
+With `--cluster K` the servers are K nodes of one cluster on a private PostgreSQL and
+Redis (bench/cluster_mode.py), whose work over the window is measured too; `--cluster 0`
+is the single box. Several values, and `--repeat`, interleave the modes so that each is
+compared with the others under the same load of the (shared) machine.
+
 Prints one table row per N and writes bench/results/load-<timestamp>[-label].json
 (bench/report.py).
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -45,8 +52,9 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+from cluster_mode import running_services  # noqa: E402
 from launch import media_file  # noqa: E402
-from level import run_level  # noqa: E402
+from level import Mode, run_level  # noqa: E402
 from report import (  # noqa: E402
     print_recording_table,
     print_table,
@@ -90,6 +98,21 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--servers", type=int, default=1,
         help="server processes, candidates spread evenly (one process per core, emulated)",
     )  # fmt: skip
+    parser.add_argument(
+        "--cluster", type=int, nargs="+", default=[0], metavar="K",
+        help="K nodes of one cluster on PostgreSQL and Redis; 0: one box (default)",
+    )  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every mode and N this often (tables take medians)")  # fmt: skip
+    parser.add_argument(
+        "--cpus", default="", metavar="LIST",
+        help="pin the servers' process trees to these CPUs (taskset -c), e.g. 0: a slower box",
+    )  # fmt: skip
+    parser.add_argument("--console", action="store_true", help="a proctor's console open")
+    parser.add_argument(
+        "--retry-jitter", type=float, default=0.0, metavar="S",
+        help="a refused candidate waits Retry-After plus up to S s at random (the page: 0)",
+    )  # fmt: skip
     parser.add_argument("--no-audio", action="store_true", help="video only")
     parser.add_argument("--screen", action="store_true",
                         help="each candidate also shares a screen (1280x720, 2 fps)")  # fmt: skip
@@ -97,8 +120,6 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--recording", choices=("on", "off", "both"), default="on",
         help="record the attempts (PROCTOR_RECORDING); both: each N twice, off then on",
     )  # fmt: skip
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each level (the recording table takes medians)")  # fmt: skip
     parser.add_argument("--audio-ptime", type=int, default=asked.audio_ptime_ms,
                         choices=(20, 40, 60, 120), help="ms of audio per Opus packet")  # fmt: skip
     parser.add_argument("--no-upload", action="store_true", help="skip the upload comparison")
@@ -127,44 +148,76 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def _level(n: int, args: argparse.Namespace, media: Path, workdir: Path) -> dict[str, Any]:
-    """One level's result; a level that fails gives its error and the server log's tail
+def _log_tails(workdir: Path) -> dict[str, str]:
+    return {
+        f"log_tail_{log.parent.name}": log.read_text(errors="replace")[-3000:]
+        for log in sorted(workdir.glob("server*/server.log"))
+    }
+
+
+async def _level(
+    n: int, args: argparse.Namespace, media: Path, workdir: Path, mode: Mode
+) -> dict[str, Any]:
+    """One level's result; a level that fails gives its error and the server logs' tails
     instead, so it does not lose the others."""
     started = time.monotonic()
     try:
-        result = await run_level(n, args, media, workdir)
+        result = await run_level(n, args, media, workdir, mode)
     except Exception as error:
-        result = {"n": n, "error": f"{type(error).__name__}: {error}"}
-        log = workdir / "server.log"
-        if log.exists():
-            result["server_log_tail"] = log.read_text(errors="replace")[-3000:]
+        result = {"n": n, "cluster": mode.cluster, "error": f"{type(error).__name__}: {error}"}
+        result.update(_log_tails(workdir))
     result["wall_s"] = time.monotonic() - started
     return result
 
 
-async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
-    out = results_file(args)
+def _runs(
+    args: argparse.Namespace, recordings: tuple[str, ...]
+) -> list[tuple[int, int, int, str]]:
+    """(repetition, cluster size, N, recording) in the order they run: the modes interleaved."""
+    return [
+        (r, k, n, recording)
+        for r in range(args.repeat)
+        for k in args.cluster
+        for n in args.n
+        for recording in recordings
+    ]
+
+
+async def _all_levels(
+    args: argparse.Namespace, tmp: Path, media: Path, out: Path
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="proctor-load-") as tmp:
-        args.tree_path, args.tree_info = server_tree(args.tree, Path(tmp))
-        print(f"server and generators run from {args.tree_info}", file=sys.stderr)
-        media = media_file(Path(tmp), args)
-        recordings = ("off", "on") if args.recording == "both" else (args.recording,)
-        base_env = list(args.server_env)
-        runs = [(n, run, recording) for n in args.n for run in range(args.repeat)
-                for recording in recordings]  # fmt: skip
-        for n, run, recording in runs:
+    recordings = ("off", "on") if args.recording == "both" else (args.recording,)
+    base_env = list(args.server_env)
+    with contextlib.ExitStack() as stack:
+        services = stack.enter_context(running_services()) if any(args.cluster) else None
+        for repetition, k, n, recording in _runs(args, recordings):
             args.server_env = [*base_env, f"PROCTOR_RECORDING={int(recording == 'on')}"]
-            workdir = Path(tmp) / f"n{n}-run{run}-recording-{recording}"
+            mode = Mode()
+            if k and services is not None:
+                mode = Mode(k, services, services.fresh_database())
+            workdir = tmp / f"r{repetition}-c{k}-n{n}-recording-{recording}"
             workdir.mkdir()
-            print(f"N={n}, recording {recording}: running ...", file=sys.stderr, flush=True)
-            result = await _level(n, args, media, workdir)
+            print(f"N={n}, {mode.label}, recording {recording}: running ...",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            result = await _level(n, args, media, workdir, mode)
+            result["repetition"] = repetition
             result["recording"] = recording
             results.append(result)
             write_results(out, args, results)
             print_table([result])
             print(f"N={n}: done in {result['wall_s']:.0f} s -> {out}", file=sys.stderr, flush=True)
-        args.server_env = base_env
+    args.server_env = base_env
+    return results
+
+
+async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
+    out = results_file(args)
+    with tempfile.TemporaryDirectory(prefix="proctor-load-") as tmp:
+        args.tree_path, args.tree_info = server_tree(args.tree, Path(tmp))
+        print(f"server and generators run from {args.tree_info}", file=sys.stderr)
+        media = media_file(Path(tmp), args)
+        results = await _all_levels(args, Path(tmp), media, out)
     print()
     print_table(results)
     print_recording_table(results)

@@ -2,11 +2,15 @@
 
 With `--servers k` the candidates are spread evenly over k independent servers (one
 process per core, emulated); session ids are made unique across them with an offset.
+With `--cluster k` the k servers are nodes of one cluster (bench/cluster_mode.py): the
+accounts and attempts are made once, and candidate i offers through node i % k (the cluster
+places the attempt, maybe on another node).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +41,49 @@ Attempt = tuple[Node, int, str]
 """(the node, a session id on it, the candidate's token)."""
 
 
-def start_servers(count: int, tree: Path, workdir: Path, env: dict[str, str]) -> list[Server]:
-    servers = []
-    for index in range(count):
-        (workdir / f"server{index}").mkdir()
-        servers.append(Server.start(tree, workdir / f"server{index}", env))
+async def start_servers(
+    http: aiohttp.ClientSession,
+    tree: Path,
+    workdir: Path,
+    env: dict[str, str],
+    own: list[dict[str, str]],
+    cpus: str = "",
+) -> list[Server]:
+    """One server per item of `own` (its own settings, over `env`). Nodes of a cluster start
+    one after the other, the first migrating the shared database and creating the admin."""
+    servers: list[Server] = []
+    try:
+        for index, settings in enumerate(own):
+            (workdir / f"server{index}").mkdir()
+            host = settings.get("PROCTOR_HOST", "127.0.0.1")
+            extra = {**settings, **env}
+            servers.append(
+                Server.start(tree, workdir / f"server{index}", extra, host=host, cpus=cpus)
+            )
+            if "PROCTOR_REDIS_URL" in settings:
+                await servers[-1].wait_ready(http)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
     return servers
+
+
+async def set_up_cluster(http: aiohttp.ClientSession, servers: list[Server], n: int) -> list[Node]:
+    """The accounts and attempts made once through the first node; node i gets the
+    candidates i, i + k, ... to offer through it."""
+    apis = [Api(http, server.url) for server in servers]
+    for server in servers:
+        await server.wait_ready(http)
+    setup = await set_up(apis[0], n, f"n{n}")
+    sessions = await start_sessions(apis[0], setup, setup.exams[0])
+    count = len(servers)
+    return [
+        Node(server, api, replace(setup, tokens=setup.tokens[i::count],
+                                  usernames=setup.usernames[i::count]),
+             offset=0, sessions=sessions[i::count])
+        for i, (server, api) in enumerate(zip(servers, apis, strict=True))
+    ]  # fmt: skip
 
 
 async def set_up_nodes(http: aiohttp.ClientSession, servers: list[Server], n: int) -> list[Node]:
@@ -78,10 +119,11 @@ def attempts(nodes: list[Node]) -> list[Attempt]:
     return everyone
 
 
-async def incidents(nodes: list[Node], exam: int) -> dict[int, list[dict[str, Any]]]:
-    """The incidents every server stored for exam number `exam`, by unique session key."""
+async def incidents(nodes: list[Node], exam: int, shared: bool) -> dict[int, list[dict[str, Any]]]:
+    """The incidents every server stored for exam number `exam`, by unique session key
+    (`shared`: one database for all, read once)."""
     stored: dict[int, list[dict[str, Any]]] = {}
-    for node in nodes:
+    for node in nodes[:1] if shared else nodes:
         found = await stored_incidents(node.api, node.setup.admin, node.setup.exams[exam])
         stored.update({node.key(sid): items for sid, items in found.items()})
     return stored
@@ -90,3 +132,33 @@ async def incidents(nodes: list[Node], exam: int) -> dict[int, list[dict[str, An
 async def submit_everywhere(nodes: list[Node]) -> None:
     for node in nodes:
         await submit_all(node.api, node.setup, node.sessions)
+
+
+METRIC = re.compile(r"^proctor_http_request_seconds_count\{(?P<labels>.*)\} (?P<count>\S+)$")
+"""A request count of `/metrics`; its labels run to the last brace (routes hold some)."""
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+async def http_statuses(http: aiohttp.ClientSession, nodes: list[Node]) -> dict[str, Any]:
+    """The HTTP answers every server gave since it started, by status (its `/metrics`), the
+    routes of every 4xx and 5xx, and of the 5xx other than the 503 that refuses a candidate
+    while full."""
+    statuses: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for node in nodes:
+        async with http.get(f"{node.server.url}/metrics") as response:
+            text = await response.text()
+        for line in text.splitlines():
+            if (match := METRIC.match(line)) is None:
+                continue
+            labels = dict(LABEL.findall(match["labels"]))
+            status, count = labels["status"], int(float(match["count"]))
+            statuses[status] = statuses.get(status, 0) + count
+            route = f"{status} {labels['method']} {labels['route']}"
+            if status >= "400":
+                failed[route] = failed.get(route, 0) + count
+            refusal = status == "503" and labels["route"].endswith("/offer")
+            if status.startswith("5") and not refusal:
+                errors[route] = errors.get(route, 0) + count
+    return {"by_status": dict(sorted(statuses.items())), "failed": failed, "server_errors": errors}

@@ -113,6 +113,30 @@ def pids_by_role(pid: int) -> dict[str, list[int]]:
     return pids
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessSample:
+    """One process of a server's tree: for the soak's flatness figures."""
+
+    pid: int
+    role: str
+    rss_bytes: int
+    threads: int
+    fds: int
+
+
+def process_samples(pid: int) -> list[ProcessSample]:
+    """Every live process of `pid`'s tree with its memory, threads and open files."""
+    found = []
+    for current, role, fields in _tree_roles(pid):
+        try:
+            fds = len(os.listdir(f"/proc/{current}/fd"))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        # Fields after the command, 0-based: 17 num_threads, 21 rss.
+        found.append(ProcessSample(current, role, int(fields[21]) * PAGE, int(fields[17]), fds))
+    return found
+
+
 def machine_cpu() -> tuple[float, float]:
     """(busy seconds, total seconds) over all cores since boot, from /proc/stat."""
     parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]

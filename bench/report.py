@@ -47,7 +47,7 @@ def keep_raw(name: str, document: dict[str, Any]) -> str:
 # --- the table ---------------------------------------------------------------------------
 
 COLUMNS = (
-    ("N", 4), ("held", 5), ("conn", 5), ("refused", 8), ("rx fps", 7), ("an/s med", 9),
+    ("mode", 6), ("N", 4), ("held", 5), ("conn", 5), ("refused", 8), ("rx fps", 7), ("an/s med", 9),
     ("an/s min", 9), ("rep/s", 6), ("lat p50", 8), ("lat p95", 8), ("alert p50", 10),
     ("alert p95", 10), ("missed", 7), ("spur", 5), ("cpu/cand", 9), ("MB/cand", 8),
     ("mem flat", 9), ("upl cpu", 8), ("ratio", 6),
@@ -72,6 +72,7 @@ def row(result: dict[str, Any]) -> list[str]:
     memory = w.get("memory", {})
     up = result.get("upload", {})
     return [
+        mode(result),
         fmt(result["n"]),
         fmt(live.get("held")),
         fmt(live.get("server_connected")),
@@ -127,6 +128,30 @@ def print_recording_table(results: list[dict[str, Any]]) -> None:
         )
 
 
+def mode(result: dict[str, Any]) -> str:
+    """ "box", "box x3" (independent servers), "c3" (a cluster of 3); "/1" when pinned."""
+    servers = result.get("servers", 1)
+    shown = f"c{result['cluster']}" if result.get("cluster") else "box"
+    if not result.get("cluster") and servers > 1:
+        shown += f"x{servers}"
+    return shown + (f"/{result['cpus']}" if result.get("cpus") else "")
+
+
+def services_line(result: dict[str, Any]) -> str | None:
+    """Redis and PostgreSQL per live candidate and second, for a cluster's level."""
+    s = result.get("webrtc", {}).get("services")
+    if not s:
+        return None
+    return (
+        f"N={result['n']} {mode(result)}: Redis {s['redis_ops_per_candidate_s']:.2f} ops"
+        f" ({fmt(s['redis_cores'], '.3f')} cores), PostgreSQL"
+        f" {s['pg_commits_per_candidate_s']:.3f} commits,"
+        f" {s['pg_rows_written_per_candidate_s']:.3f} rows written,"
+        f" {s['pg_wal_bytes_per_candidate_s'] / 1000:.1f} kB WAL"
+        f" ({fmt(s['pg_cores'], '.3f')} cores) per candidate per second"
+    )
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
     header = " ".join(name.rjust(width) for name, width in COLUMNS)
     print(header)
@@ -135,4 +160,6 @@ def print_table(results: list[dict[str, Any]]) -> None:
     for result in results:
         roles = result.get("webrtc", {}).get("server_cores_by_role") or {}
         split = ", ".join(f"{role} {cores:.2f}" for role, cores in roles.items() if cores)
-        print(f"N={result['n']} server cores by process: {split or 'n/a'}")
+        print(f"N={result['n']} {mode(result)} server cores by process: {split or 'n/a'}")
+        if (line := services_line(result)) is not None:
+            print(line)

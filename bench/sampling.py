@@ -25,6 +25,12 @@ class Sample:
     """Round trip of the stats request: the server's event loop lag shows in it."""
     roles: dict[str, float] = field(default_factory=dict)
     """Server CPU seconds by kind of process (`procstats.ROLES`), all servers together."""
+    processes: list[tuple[int, procstats.ProcessSample]] | None = None
+    """Every `DETAIL_EVERY` samples: each server process (with its server's index) and its
+    memory, threads and open files."""
+
+
+DETAIL_EVERY = 10
 
 
 def _servers_tree(nodes: list[Node]) -> procstats.TreeSample | None:
@@ -40,7 +46,7 @@ def _servers_tree(nodes: list[Node]) -> procstats.TreeSample | None:
     )
 
 
-def _process_sample(nodes: list[Node], generator_pids: list[int]) -> Sample:
+def _process_sample(nodes: list[Node], generator_pids: list[int], detail: bool) -> Sample:
     busy, total = procstats.machine_cpu()
     generators = 0.0
     for pid in generator_pids:
@@ -50,6 +56,12 @@ def _process_sample(nodes: list[Node], generator_pids: list[int]) -> Sample:
     for node in nodes:
         for role, seconds in procstats.cpu_by_role(node.server.process.pid).items():
             sample.roles[role] = sample.roles.get(role, 0.0) + seconds
+    if detail:
+        sample.processes = [
+            (index, process)
+            for index, node in enumerate(nodes)
+            for process in procstats.process_samples(node.server.process.pid)
+        ]
     return sample
 
 
@@ -63,6 +75,8 @@ async def _live_stats(nodes: list[Node]) -> dict[str, Any]:
         merged["now"] = reply["now"]
         merged["peers"] += reply["peers"]
         merged["executor_queue"] += reply.get("executor_queue") or 0
+        for key in ("analysis_load", "loop_lag_s"):  # the busiest node's
+            merged[key] = max(merged.get(key) or 0.0, reply.get(key) or 0.0)
         for item in reply["sessions"]:
             merged["sessions"].append({**item, "session_id": node.key(item["session_id"])})
     return merged
@@ -80,7 +94,7 @@ async def sampler(
     next_at = time.monotonic()
     while next_at <= stop_at:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-        sample = _process_sample(nodes, generator_pids)
+        sample = _process_sample(nodes, generator_pids, len(out) % DETAIL_EVERY == 0)
         if poll_stats:
             sent = time.monotonic()
             with contextlib.suppress(Exception):

@@ -29,9 +29,9 @@ ADMIN = ("bench-admin", "bench-admin-password")
 """The admin the server creates at start-up (PROCTOR_ADMIN_*)."""
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -60,16 +60,16 @@ def server_tree(choice: str, directory: Path) -> tuple[Path, str]:
     return tree, f"commit {commit[:12]} + bench files from the working tree"
 
 
-def _environment(port: int, data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+def _environment(host: str, port: int, data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     return {
         **os.environ,
-        "PROCTOR_HOST": "127.0.0.1",
+        "PROCTOR_HOST": host,
         "PROCTOR_PORT": str(port),
         "PROCTOR_DATA_DIR": str(data_dir),
         "PROCTOR_SECRET_KEY": secrets.token_urlsafe(48),
         "PROCTOR_ADMIN_USERNAME": ADMIN[0],
         "PROCTOR_ADMIN_PASSWORD": ADMIN[1],
-        "PROCTOR_ICE_HOSTS": "127.0.0.1",
+        "PROCTOR_ICE_HOSTS": host,
         "PROCTOR_ICE_SERVERS": "",
         **extra,
     }
@@ -83,19 +83,31 @@ class Server:
     log: Path
 
     @classmethod
-    def start(cls, tree: Path, workdir: Path, env_extra: dict[str, str]) -> Server:
-        port = free_port()
+    def start(
+        cls,
+        tree: Path,
+        workdir: Path,
+        env_extra: dict[str, str],
+        *,
+        host: str = "127.0.0.1",
+        cpus: str = "",
+    ) -> Server:
+        """`host`: any address of 127.0.0.0/8, for HTTP and media (one per node of a
+        cluster). `cpus`: a `taskset -c` list the whole process tree is pinned to (its
+        children inherit it), to emulate a slower machine; empty: not pinned."""
+        port = free_port(host)
         data_dir = workdir / "data"
         log = workdir / "server.log"
+        pin = ["taskset", "-c", cpus] if cpus else []  # taskset execs: the pid is the server's
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, str(tree / "bench" / "serve.py")],
+                [*pin, sys.executable, str(tree / "bench" / "serve.py")],
                 cwd=tree,
-                env=_environment(port, data_dir, env_extra),
+                env=_environment(host, port, data_dir, env_extra),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        return cls(process, f"http://127.0.0.1:{port}", data_dir, log)
+        return cls(process, f"http://{host}:{port}", data_dir, log)
 
     async def wait_ready(self, http: aiohttp.ClientSession, seconds: float = 90) -> None:
         deadline = time.monotonic() + seconds
