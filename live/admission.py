@@ -12,6 +12,13 @@ and retries), while
 - the analysers were busier than `max_load` of their capacity over the last seconds,
   counting each candidate admitted too recently to be measured as an average one
   (`AnalysisLoad`), so a burst at the exam's start does not all land at once;
+- past half of `max_load` measured, another newcomer was taken within the window: near
+  the limit a candidate's share is not constant (on one shared core it grew from 1.4 % to
+  2.2 % of the analysers between 25 and 40 live), so newcomers are let in one at a time and
+  measured before the next;
+- analyses were waiting for an analyser (`AnalysisBacklog`): more on average over the
+  window than the analysers run at once, the sign that they no longer keep up, whatever
+  their busy share says;
 - the event loop was late by more than `max_lag` at any point in the last `window` s;
 - or the server already holds `max_sessions` (an upper bound; 0 for none).
 
@@ -30,7 +37,7 @@ from collections.abc import Callable
 
 from core.tasks import cancel_and_wait, spawn
 
-__all__ = ["Admission", "AnalysisLoad", "LoopLag"]
+__all__ = ["Admission", "AnalysisBacklog", "AnalysisLoad", "LoopLag"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +128,26 @@ class AnalysisLoad(_Sampled):
         return (b1 - b0) / ((t1 - t0) * self.capacity) if t1 > t0 else 0.0
 
 
+class AnalysisBacklog(_Sampled):
+    """How many analyses wait for an analyser (`queued()`, read every `interval`), on
+    average over the last `window` seconds."""
+
+    def __init__(
+        self, queued: Callable[[], int], *, window: float = 5.0, interval: float = 0.5
+    ) -> None:
+        super().__init__("analysis-backlog", interval, window)
+        self._queued = queued
+
+    def _measure(self, slept_at: float, now: float) -> float:
+        return float(self._queued())
+
+    def mean(self) -> float:
+        """0 before any sample."""
+        now = time.monotonic()
+        recent = [queued for at, queued in self._samples if now - at <= self.window]
+        return sum(recent) / len(recent) if recent else 0.0
+
+
 class Admission:
     """Says why a new live session would be refused, or None to take it."""
 
@@ -132,36 +159,49 @@ class Admission:
         max_lag: float = 0.25,
         load: AnalysisLoad | None = None,
         max_load: float = 0.75,
+        backlog: AnalysisBacklog | None = None,
     ) -> None:
         """`max_sessions`: 0 for no fixed limit. `max_lag`: seconds; half of the 0.5 s
         after which ICE consent checks start to fail. `load` and `max_load`: the analysers'
         busy share above which newcomers wait (None: not measured here, e.g. the front of
-        worker processes, whose workers measure their own)."""
+        worker processes, whose workers measure their own). `backlog`: the analyses waiting,
+        refused above `load.capacity` on average (None: not measured)."""
         self.lag = lag
         self.max_sessions = max_sessions
         self.max_lag = max_lag
         self.load = load
         self.max_load = max_load
+        self.backlog = backlog
         self.refused = 0
         """Offers refused so far (for the stats endpoint and benchmarks)."""
         self._admitted: deque[float] = deque()
         self._per_candidate = FIRST_GUESS_PER_CANDIDATE
 
-    def refusal(self, live_sessions: int) -> str | None:
-        reason = None
-        if self.max_sessions and live_sessions >= self.max_sessions:
-            reason = f"the server already watches its maximum of {self.max_sessions} candidates"
-        elif (late := self.lag.worst()) > self.max_lag:
-            reason = f"the server is overloaded (running {late:.2f} s late)"
-        elif (load := self.projected_load(live_sessions)) > self.max_load:
-            reason = f"the analysers are {load:.0%} busy with the candidates already watched"
+    def admit(self, live_sessions: int) -> str | None:
+        """Why a newcomer is refused, or None: then it is counted as admitted at once, before
+        the caller awaits anything, so offers that arrive together are judged one after the
+        other and not all against the same figures."""
+        reason = self._refusal(live_sessions)
         if reason is not None:
             self.refused += 1
+        elif self.load is not None:  # (without a load to project on, nothing to count)
+            self._admitted.append(time.monotonic())
         return reason
 
-    def admitted(self) -> None:
-        """A new live session was opened (it counts as an average one until measured)."""
-        self._admitted.append(time.monotonic())
+    def _refusal(self, live_sessions: int) -> str | None:
+        if self.max_sessions and live_sessions >= self.max_sessions:
+            return f"the server already watches its maximum of {self.max_sessions} candidates"
+        if (late := self.lag.worst()) > self.max_lag:
+            return f"the server is overloaded (running {late:.2f} s late)"
+        if self.load is None:
+            return None
+        if (load := self.projected_load(live_sessions)) > self.max_load:
+            return f"the analysers are {load:.0%} busy with the candidates already watched"
+        if self._admitted and self.load.share() > self.max_load / 2:
+            return "the analysers are near their limit: the last newcomer is still measured"
+        if self.backlog is not None and (waiting := self.backlog.mean()) > self.load.capacity:
+            return f"the analysers are behind ({waiting:.0f} analyses waiting)"
+        return None
 
     def projected_load(self, live_sessions: int) -> float:
         """The measured busy share, plus an average candidate's share for each one admitted

@@ -22,7 +22,7 @@ from core.settings import Settings
 from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
 from detectors.pipeline import AnalyzerSettings
-from live.admission import Admission, AnalysisLoad, LoopLag
+from live.admission import Admission, AnalysisBacklog, AnalysisLoad, LoopLag
 from live.analysis import analysis_placement
 from live.bus import ConsoleBus
 from live.counters import LiveCounters
@@ -118,12 +118,18 @@ class LiveHub:
         busy = self.analysis.busy
         self.analysis_load = AnalysisLoad(lambda: busy.seconds, self.analysis.capacity)
         self.analysis_load.start()
+        # ThreadPoolExecutor keeps its backlog in a private queue; without it, not measured.
+        queue = getattr(self.executor, "_work_queue", None)
+        self.analysis_backlog = None if queue is None else AnalysisBacklog(queue.qsize)
+        if self.analysis_backlog is not None:
+            self.analysis_backlog.start()
         self.admission = Admission(
             self.loop_lag,
             max_sessions=settings.max_live_sessions,
             max_lag=settings.max_loop_lag_seconds,
             load=self.analysis_load,
             max_load=settings.max_analysis_load,
+            backlog=self.analysis_backlog,
         )
 
     def _peer_of(self, session_id: int) -> CandidatePeer | None:
@@ -192,12 +198,10 @@ class LiveHub:
         """A candidate not live yet is refused (`SERVER_BUSY`) when `admission` says so."""
         session_id = request.session.session_id
         new = session_id not in self._sessions
-        if new and (reason := self.admission.refusal(len(self._sessions))) is not None:
+        if new and (reason := self.admission.admit(len(self._sessions))) is not None:
             logger.warning("session %s: stream refused: %s", session_id, reason)
             raise LiveRefused(Refusal.SERVER_BUSY, reason)
         live = await self._open(request.session)
-        if new:
-            self.admission.admitted()
         try:
             return await live.accept_offer(request.sdp, request.type)
         except InvalidOffer as error:
@@ -332,6 +336,8 @@ class LiveHub:
         await self._writer.close()
         await self.loop_lag.stop()
         await self.analysis_load.stop()
+        if self.analysis_backlog is not None:
+            await self.analysis_backlog.stop()
         self.bus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.analysis.close()

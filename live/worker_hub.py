@@ -168,7 +168,7 @@ class WorkerHub(Router[LiveWorker]):
         offer = isinstance(request, Offer)  # (a flag: narrowing `request` would lose R)
         if not offer:
             return await self._assign(session_id).rpc.ask(request)
-        if new and (reason := self.admission.refusal(len(self._owners))) is not None:
+        if new and (reason := self.admission.admit(len(self._owners))) is not None:
             logger.warning("session %s: stream refused: %s", session_id, reason)
             raise LiveRefused(Refusal.SERVER_BUSY, reason)
         worker = self._assign(session_id)

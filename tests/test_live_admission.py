@@ -13,7 +13,13 @@ import aiohttp
 import pytest
 
 from core.settings import Settings
-from live.admission import FIRST_GUESS_PER_CANDIDATE, Admission, AnalysisLoad, LoopLag
+from live.admission import (
+    FIRST_GUESS_PER_CANDIDATE,
+    Admission,
+    AnalysisBacklog,
+    AnalysisLoad,
+    LoopLag,
+)
 from tests.clips import CandidateClient, Clip, ClipVideoTrack
 from tests.conftest import Api
 from tests.server_process import ADMIN, ServerProcess
@@ -91,14 +97,14 @@ async def test_a_late_event_loop_refuses_until_it_has_caught_up() -> None:
     lag.start()
     try:
         await asyncio.sleep(0.2)
-        assert admission.refusal(live_sessions=10) is None
+        assert admission.admit(live_sessions=10) is None
         time.sleep(0.5)  # noqa: ASYNC251 - the loop is blocked, as by a burst of work
         await asyncio.sleep(0.1)
         assert lag.worst() >= 0.4
-        reason = admission.refusal(live_sessions=10)
+        reason = admission.admit(live_sessions=10)
         assert reason is not None and "overloaded" in reason
         await asyncio.sleep(1.1)  # the window has passed with the loop on time
-        assert admission.refusal(live_sessions=10) is None
+        assert admission.admit(live_sessions=10) is None
         assert admission.refused == 1
     finally:
         await lag.stop()
@@ -205,8 +211,7 @@ async def test_a_burst_is_paced_until_the_newcomers_are_measured() -> None:
     load.start()
     try:
         admitted = 0
-        while admission.refusal(live_sessions=admitted) is None:  # the exam starts
-            admission.admitted()
+        while admission.admit(live_sessions=admitted) is None:  # the exam starts
             admitted += 1
         # Nothing measured yet: each newcomer counts as the first guess.
         assert admitted == int(0.75 / FIRST_GUESS_PER_CANDIDATE) + 1
@@ -217,3 +222,51 @@ async def test_a_burst_is_paced_until_the_newcomers_are_measured() -> None:
         assert 0.1 < load.share() < 0.2
     finally:
         await load.stop()
+
+
+async def _keep_busy(load_busy: list[float], share: float, capacity: int, seconds: float) -> None:
+    """Adds to the busy clock as analysers `share` busy would, for `seconds`."""
+    for _ in range(round(seconds / 0.05)):
+        load_busy[0] += share * capacity * 0.05
+        await asyncio.sleep(0.05)
+
+
+async def test_near_the_limit_newcomers_are_taken_one_at_a_time() -> None:
+    busy = [0.0]
+    load = AnalysisLoad(lambda: busy[0], capacity=2, window=0.5, interval=0.05)
+    admission = Admission(LoopLag(), load=load, max_load=0.75)
+    load.start()
+    try:
+        await _keep_busy(busy, 0.30, 2, 0.6)  # 20 live, 30 % busy: below half the limit
+        assert admission.admit(live_sessions=20) is None
+        assert admission.admit(live_sessions=21) is None  # measured as cheap: both taken
+        await _keep_busy(busy, 0.45, 2, 0.6)  # past half: the next waits to be measured
+        assert admission.admit(live_sessions=22) is None
+        reason = admission.admit(live_sessions=23)
+        assert reason is not None and "still measured" in reason
+        assert admission.projected_load(23) < 0.75  # refused though the projection has room
+        await _keep_busy(busy, 0.47, 2, 0.6)  # measured within the window: the next is taken
+        assert admission.admit(live_sessions=23) is None
+        assert admission.refused == 1
+    finally:
+        await load.stop()
+
+
+async def test_analyses_waiting_refuse_newcomers_until_the_analysers_catch_up() -> None:
+    busy, queued = [0.0], [0]
+    load = AnalysisLoad(lambda: busy[0], capacity=2, window=0.5, interval=0.05)
+    backlog = AnalysisBacklog(lambda: queued[0], window=0.5, interval=0.05)
+    admission = Admission(LoopLag(), load=load, max_load=0.75, backlog=backlog)
+    load.start()
+    backlog.start()
+    try:
+        queued[0] = 6  # three analyses waiting per analyser, though only 20 % busy
+        await _keep_busy(busy, 0.20, 2, 0.6)
+        reason = admission.admit(live_sessions=10)
+        assert reason is not None and "6 analyses waiting" in reason
+        queued[0] = 0
+        await _keep_busy(busy, 0.20, 2, 0.6)  # the window has passed with none waiting
+        assert admission.admit(live_sessions=10) is None
+    finally:
+        await load.stop()
+        await backlog.stop()
