@@ -148,6 +148,7 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
         services.console_feed = feed
         if services.node is not None:
             services.node.watched = feed.bus.subscribed_exams
+            services.node.focused = feed.focused_sessions
         yield
         services.console_feed = None
     # Before the database goes: open incidents are ended and stored, peers hung up.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from pydantic import Field
@@ -49,6 +50,23 @@ class ConsoleFeed:
         self._services = services
         self._pipeline = pipeline
         self.bus: ExamBus[ConsoleOut] = ExamBus()
+        self._focus: Counter[int] = Counter()
+
+    @contextlib.contextmanager
+    def focusing(self, session_id: int) -> Iterator[None]:
+        """A console focuses on the attempt while in scope (`focused_sessions`)."""
+        self._focus[session_id] += 1
+        try:
+            yield
+        finally:
+            self._focus[session_id] -= 1
+            if self._focus[session_id] <= 0:
+                del self._focus[session_id]
+
+    def focused_sessions(self) -> set[int]:
+        """The attempts some console of this node focuses on (a cluster sends only their
+        overlays between nodes)."""
+        return set(self._focus)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ConsoleFeed]:

@@ -81,6 +81,7 @@ class _Console:
         self.exam_id = exam_id
         self.ws = ws
         self.focus: int | None = None
+        self._focusing = contextlib.ExitStack()
         self.known: set[int] = set()
         self.snapshot_wanted = asyncio.Event()
 
@@ -94,6 +95,13 @@ class _Console:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await reader
+                self._focusing.close()
+
+    def _focus_on(self, session_id: int | None) -> None:
+        self._focusing.close()
+        self.focus = session_id
+        if session_id is not None:
+            self._focusing.enter_context(self.feed.focusing(session_id))
 
     async def send_snapshot(self) -> None:
         snapshot = await exam_snapshot(self.services, self.exam_id)
@@ -110,7 +118,7 @@ class _Console:
             except ValidationError:
                 continue  # the console is not trusted to be well-formed
             if isinstance(asked, FocusRequest):
-                self.focus = asked.session_id
+                self._focus_on(asked.session_id)
             else:
                 self.snapshot_wanted.set()
         self.snapshot_wanted.set()  # wake the pump, which sees the socket closed

@@ -26,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cluster.focus import SharedFocus
 from cluster.pipeline import NODE_RPC_PATH, ClusterPipeline
 from cluster.registry import NodeInfo, NodeRegistry
 from cluster.signing import NodeSigner, SignatureError
@@ -72,6 +73,9 @@ class ClusterNode:
         self._pipeline: ClusterPipeline | None = None
         self.watched: Callable[[], set[int]] = set
         """The exams this node's consoles watch (set by the console feed)."""
+        self.focused: Callable[[], set[int]] = set
+        """The attempts this node's consoles focus on (set by the console feed)."""
+        self.focus = SharedFocus(self.redis, self.signer.node_id)
         self.draining = False
 
     @property
@@ -124,7 +128,12 @@ class ClusterNode:
         await self.registry.renew()  # known to the others before taking anything
         tasks: list[Any] = [
             spawn(self.registry.run(), name="node-registry", logger=logger),
-            spawn(self.streams.publish_from(self.local.bus), name="streams-out", logger=logger),
+            spawn(self.focus.run(lambda: self.focused()), name="focus", logger=logger),
+            spawn(
+                self.streams.publish_from(self.local.bus, self.focus.wanted),
+                name="streams-out",
+                logger=logger,
+            ),
             spawn(
                 self.streams.read_into(self.pipeline.bus, lambda: self.watched()),
                 name="streams-in",

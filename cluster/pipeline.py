@@ -140,8 +140,12 @@ class ClusterPipeline(Router[NodeInfo]):
             return
         if node.id == self.node_id:
             self.local.session_closed(session_id)
-        else:
+            return
+        try:
             await self._client(node).ask(Close(session_id=session_id))
+        except LiveRefused as refused:
+            # The holder is going away or no longer has it: its own ending closes the attempt.
+            logger.warning("session %s: node %s did not close it: %s", session_id, node.id, refused)
 
     async def close(self) -> None:
         if self._background:

@@ -1,14 +1,15 @@
 """Console messages across nodes: Redis Streams, one per exam.
 
-Each node appends what its live pipeline publishes (alerts, session changes, overlays,
-proctors' messages) to `proctor:exam:<id>` (XADD, trimmed to about `MAX_LEN`), and reads the
-streams of the exams its own consoles watch (XREAD BLOCK) into the bus its console feed
-reads. Streams rather than pub/sub: a reader that was away (a slow read, a dropped
-connection) resumes from the last id it saw instead of silently losing what was published
-meanwhile (pub/sub is at-most-once and drops slow subscribers), and redis-py's asyncio
-pub/sub does not reconnect by itself. When a gap cannot be closed (Redis restarted and lost
-the streams, or a publish failed), the exam's consoles get `Missed` and reload from the
-database, which holds every alert anyone was told about.
+Each node appends what its live pipeline publishes (alerts, session changes, proctors'
+messages, and overlays of the attempts a console focuses on: `cluster.focus`) to
+`proctor:exam:<id>` (XADD, trimmed to about `MAX_LEN`), and reads the streams of the exams
+its own consoles watch (XREAD BLOCK) into the bus its console feed reads. Streams rather
+than pub/sub: a reader that was away (a slow read, a dropped connection) resumes from the
+last id it saw instead of silently losing what was published meanwhile (pub/sub is
+at-most-once and drops slow subscribers), and redis-py's asyncio pub/sub does not reconnect
+by itself. When a gap cannot be closed (Redis restarted and lost the streams, or a publish
+failed), the exam's consoles get `Missed` and reload from the database, which holds every
+alert anyone was told about.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from live.bus import ConsoleBus
-from live.messages import CONSOLE_MESSAGE, ConsoleMessage, Missed
+from live.messages import CONSOLE_MESSAGE, ConsoleMessage, Missed, Overlay
 
 __all__ = ["ConsoleStreams", "stream_key"]
 
@@ -52,14 +53,23 @@ class ConsoleStreams:
         self.published = 0
         self.read = 0
 
-    async def publish_from(self, local: ConsoleBus) -> None:
-        """Everything `local` publishes, appended in order, until cancelled."""
+    async def publish_from(
+        self, local: ConsoleBus, overlay_wanted: Callable[[int], bool] = lambda _: True
+    ) -> None:
+        """Everything `local` publishes, appended in order, until cancelled; an `Overlay`
+        only for an attempt `overlay_wanted` (`cluster.focus.SharedFocus.wanted`)."""
         async with local.backlog() as backlog:
             while (item := await backlog.next()) is not None:
                 batch = [item]
                 while len(batch) < 256 and (more := backlog.take_ready()) is not None:
                     batch.append(more)
-                await self._append(batch)
+                batch = [
+                    (exam_id, message)
+                    for exam_id, message in batch
+                    if not isinstance(message, Overlay) or overlay_wanted(message.session_id)
+                ]
+                if batch:
+                    await self._append(batch)
 
     async def _append(self, batch: list[tuple[int, ConsoleMessage]]) -> None:
         while True:

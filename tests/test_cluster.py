@@ -16,8 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as redis_client
 from sqlalchemy import select
 
+from cluster.streams import stream_key
 from storage.db import create_engine, session_factory
 from storage.models import Alert
 from tests.clips import CandidateClient, Clip, ClipVideoTrack
@@ -171,6 +173,17 @@ async def stored_alert_ids(database_url: str) -> set[int]:
         await engine.dispose()
 
 
+async def overlays_in_stream(redis: Redis, exam_id: int) -> set[int]:
+    """The attempts whose overlays are in the exam's console stream in Redis."""
+    client = redis_client.from_url(redis.url)
+    try:
+        entries = await client.xrange(stream_key(exam_id))
+    finally:
+        await client.aclose()
+    messages = [json.loads(fields[b"m"]) for _, fields in entries]
+    return {m["session_id"] for m in messages if m["type"] == "analysis"}
+
+
 async def open_console(
     http: aiohttp.ClientSession,
     base: str,
@@ -221,6 +234,16 @@ async def test_offers_through_one_node_spread_over_all_and_one_console_sees_ever
                 if message["type"] == "alert" and message["incident_id"] == alert["incident_id"]:
                     break
         assert loop.time() - told_page < 1.0
+        # Overlays cross Redis only for the attempt a console focuses on, once it does.
+        await asyncio.sleep(2.0)  # ~2 overlays a candidate analysed meanwhile
+        assert await overlays_in_stream(cluster.redis, exam_id) == set()
+        await console.send_json({"type": "focus", "session_id": on_c})
+        async with asyncio.timeout(10):
+            while True:
+                message = await console.receive_json()
+                if message["type"] == "analysis" and message["session_id"] == on_c:
+                    break
+        assert await overlays_in_stream(cluster.redis, exam_id) == {on_c}
         # Thumbnails, live video and messages reach the node holding the attempt.
         thumb_status, jpeg = await a.call("GET", f"/api/sessions/{on_c}/thumbnail", proctor)
         assert thumb_status == 200 and jpeg[:3] == b"\xff\xd8\xff"
