@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import member_exam_ids
@@ -14,6 +14,7 @@ from api.schemas import AlertOut, AlertPage, AlertQuery, ReviewBody
 from live.session import evidence_key
 from storage.alert_store import refresh_risk_score
 from storage.models import Alert, ExamSession, Role, User, utcnow
+from storage.paging import page, where_given
 
 
 def alert_out(alert: Alert) -> AlertOut:
@@ -58,32 +59,23 @@ async def load_alert(db: AsyncSession, user: User, alert_id: int) -> Alert:
 
 async def list_alerts(call: Call) -> AlertPage:
     query: AlertQuery = call.query
-    statement = visible_alerts(call.caller)
-    filters = {
-        Alert.session_id: query.session_id,
-        Alert.exam_id: query.exam_id,
-        Alert.kind: query.kind,
-        Alert.severity: query.severity,
-        Alert.review_status: query.review_status,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            statement = statement.where(column == value)
+    statement = where_given(
+        visible_alerts(call.caller),
+        {
+            Alert.session_id: query.session_id,
+            Alert.exam_id: query.exam_id,
+            Alert.kind: query.kind,
+            Alert.severity: query.severity,
+            Alert.review_status: query.review_status,
+        },
+    )
     if query.since is not None:
         statement = statement.where(Alert.started_at >= query.since)
     if query.until is not None:
         statement = statement.where(Alert.started_at < query.until)
     async with call.services.db() as db:
-        total = (
-            await db.execute(select(func.count()).select_from(statement.subquery()))
-        ).scalar_one()
-        rows = (
-            await db.execute(
-                statement.order_by(Alert.started_at.desc(), Alert.id.desc())
-                .limit(query.limit)
-                .offset(query.offset)
-            )
-        ).scalars()
+        order = [Alert.started_at.desc(), Alert.id.desc()]
+        total, rows = await page(db, statement, order, query.limit, query.offset)
         alerts = [alert_out(a) for a in rows]
     return AlertPage(alerts=alerts, total=total, limit=query.limit, offset=query.offset)
 

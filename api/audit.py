@@ -11,12 +11,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.operation import Call
 from api.schemas_review import AuditOut, AuditPage, AuditQuery
 from storage.models import AuditEntry, User, utcnow
+from storage.paging import page, where_given
 
 __all__ = ["AuditAction", "list_audit", "record"]
 
@@ -59,24 +60,16 @@ def record(
 
 async def list_audit(call: Call) -> AuditPage:
     query: AuditQuery = call.query
-    statement = select(AuditEntry)
-    filters = {
-        AuditEntry.actor_id: query.actor_id,
-        AuditEntry.action: query.action,
-        AuditEntry.session_id: query.session_id,
-        AuditEntry.subject_id: query.subject_id,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            statement = statement.where(column == value)
+    statement = where_given(
+        select(AuditEntry),
+        {
+            AuditEntry.actor_id: query.actor_id,
+            AuditEntry.action: query.action,
+            AuditEntry.session_id: query.session_id,
+            AuditEntry.subject_id: query.subject_id,
+        },
+    )
     async with call.services.db() as db:
-        total = (
-            await db.execute(select(func.count()).select_from(statement.subquery()))
-        ).scalar_one()
-        rows = (
-            await db.execute(
-                statement.order_by(AuditEntry.id.desc()).limit(query.limit).offset(query.offset)
-            )
-        ).scalars()
+        total, rows = await page(db, statement, [AuditEntry.id.desc()], query.limit, query.offset)
         entries = [AuditOut.model_validate(row, from_attributes=True) for row in rows]
     return AuditPage(entries=entries, total=total, limit=query.limit, offset=query.offset)
