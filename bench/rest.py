@@ -66,14 +66,16 @@ async def _create_exams(api: Api, proctor: str, tag: str) -> list[int]:
     return exams
 
 
-async def _enrol_candidates(api: Api, usernames: list[str]) -> list[str]:
-    """Registers each candidate and enrols the reference photo; returns their tokens."""
+async def _enrol_candidates(api: Api, admin: str, usernames: list[str]) -> list[str]:
+    """Creates each candidate's account (as an admin or an LMS would: self-registration is
+    throttled per address) and enrols the reference photo; returns their tokens."""
     photo = scenario.reference_photo()
     limit = asyncio.Semaphore(2)  # argon2id costs 64 MiB and ~0.1 s per hash
 
     async def candidate(username: str) -> str:
         async with limit:
-            await api.call("POST", "/register", json={"username": username, "password": PASSWORD})
+            account = {"username": username, "password": PASSWORD, "role": "candidate"}
+            await api.call("POST", "/api/users", admin, json=account)
             token = await api.login(username, PASSWORD)
             notice = await api.call("GET", "/api/consent", token)
             await api.call("POST", "/api/me/consent", token, json={"version": notice["version"]})
@@ -101,7 +103,7 @@ async def set_up(api: Api, n: int, tag: str) -> Setup:
     proctor = await api.login(*PROCTOR)
     exams = await _create_exams(api, proctor, tag)
     usernames = [f"cand{i:03d}" for i in range(n)]
-    tokens = await _enrol_candidates(api, usernames)
+    tokens = await _enrol_candidates(api, admin, usernames)
     for exam_id in exams:
         await api.call(
             "POST", f"/api/exams/{exam_id}/candidates", proctor, json={"usernames": usernames}
