@@ -67,11 +67,13 @@ def _packet(stream: Any, pts: int, data: bytes, keyframe: bool, duration: int) -
 
 
 def _with_durations(blocks: list[Block], end_ms: int) -> list[tuple[Block, int]]:
-    timed = []
-    for block, following in zip(blocks, [*blocks[1:], None], strict=True):
-        until = end_ms if following is None else following.pts_ms
-        timed.append((block, min(MAX_FRAME_MS, until - block.pts_ms)))
-    return timed
+    # Each frame lasts until the next one; the last until the segment's end. A track that
+    # sent nothing in this segment (a microphone still starting) has no frames at all.
+    ends = [b.pts_ms for b in blocks[1:]] + [end_ms] if blocks else []
+    return [
+        (block, min(MAX_FRAME_MS, until - block.pts_ms))
+        for block, until in zip(blocks, ends, strict=True)
+    ]
 
 
 def mux_segment(
