@@ -42,7 +42,7 @@ class NodeInfo(BaseModel):
     sessions: int
     """Live candidates it holds."""
     load: float
-    """Its analysers' busy share of their capacity (`live.admission.AnalysisLoad`)."""
+    """Its analysers' busy share of their capacity (`live.admission.BusyShare`)."""
     loop_lag: float
     accepting: bool
     """False while draining (shutting down): it takes no new candidates."""

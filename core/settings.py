@@ -82,6 +82,9 @@ class Settings:
     capture_size: tuple[int, int] = (320, 240)
     """Width and height asked of candidates' cameras during the exam (`CaptureProfile`)."""
     stream_lost_grace_seconds: float = 10.0
+    screen_share_grace_seconds: float = 60.0
+    """In an exam that records the screen, how long after connecting a candidate may stream
+    without it (choosing it in the browser's picker) before `screen_share_stopped`."""
     detector_threads: int = field(default_factory=lambda: max(2, min(8, 2 * (os.cpu_count() or 1))))
     """Worker threads: they run the voice detector and wait on the analysis processes."""
     analysis_processes: int = field(default_factory=lambda: max(1, min(8, os.cpu_count() or 1)))
@@ -102,6 +105,9 @@ class Settings:
     ~2.5 times a second, nothing missed; 100 overload the machine. With `live_workers=0`
     one event loop runs late past ~40."""
     max_analysis_load: float = 0.75
+    max_cpu_load: float = 0.8
+    """New live candidates wait while the server's processes use more than this share of the
+    processors they may use (`live.admission.ProcessTreeCpu`)."""
     """New live candidates are refused while the analysers were busier than this share of
     their capacity over the last 5 s, counting each candidate admitted too recently to be
     measured as an average one (`live.admission`). The quarter left is for the candidates
@@ -151,7 +157,6 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'proctor.db').resolve()}"
-
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -271,6 +276,10 @@ def load_settings(
         values["stream_lost_grace_seconds"] = _float(
             "PROCTOR_STREAM_LOST_GRACE_SECONDS", grace, minimum=0.0
         )
+    if grace := env.get("PROCTOR_SCREEN_SHARE_GRACE_SECONDS"):
+        values["screen_share_grace_seconds"] = _float(
+            "PROCTOR_SCREEN_SHARE_GRACE_SECONDS", grace, minimum=0.0
+        )
     if threads := env.get("PROCTOR_DETECTOR_THREADS"):
         values["detector_threads"] = _int("PROCTOR_DETECTOR_THREADS", threads, minimum=1)
     if processes := env.get("PROCTOR_ANALYSIS_PROCESSES"):
@@ -285,6 +294,8 @@ def load_settings(
         values["max_live_sessions"] = _int("PROCTOR_MAX_LIVE_SESSIONS", cap, minimum=0)
     if load := env.get("PROCTOR_MAX_ANALYSIS_LOAD"):
         values["max_analysis_load"] = _float("PROCTOR_MAX_ANALYSIS_LOAD", load, minimum=0.05)
+    if load := env.get("PROCTOR_MAX_CPU_LOAD"):
+        values["max_cpu_load"] = _float("PROCTOR_MAX_CPU_LOAD", load, minimum=0.05)
     if delay := env.get("PROCTOR_ANALYSIS_DELAY_SECONDS"):
         values["analysis_delay_seconds"] = _float(
             "PROCTOR_ANALYSIS_DELAY_SECONDS", delay, minimum=0.0

@@ -85,7 +85,7 @@ class Analyzer(Protocol):
 
 class BusyTime:
     """Seconds the analysers have spent analysing, summed; read it twice to get how busy
-    they were in between (`live.admission.AnalysisLoad`)."""
+    they were in between (`live.admission.BusyShare`)."""
 
     def __init__(self) -> None:
         self._seconds = 0.0

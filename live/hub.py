@@ -22,7 +22,16 @@ from core.settings import Settings
 from detectors.errors import ImageDecodeError
 from detectors.identity import decode_image
 from detectors.pipeline import AnalyzerSettings
-from live.admission import Admission, AnalysisBacklog, AnalysisLoad, LoopLag
+from live.admission import (
+    Admission,
+    AnalysisBacklog,
+    Budget,
+    BusyShare,
+    LoopLag,
+    ProcessTreeCpu,
+    Sampler,
+    available_cpus,
+)
 from live.analysis import analysis_placement
 from live.bus import ConsoleBus
 from live.counters import LiveCounters
@@ -74,8 +83,15 @@ R = TypeVar("R", bound=BaseModel)
 
 class LiveHub:
     def __init__(
-        self, settings: Settings, db: async_sessionmaker[AsyncSession], blobs: BlobStore
+        self,
+        settings: Settings,
+        db: async_sessionmaker[AsyncSession],
+        blobs: BlobStore,
+        *,
+        measure_cpu: bool = True,
     ) -> None:
+        """`measure_cpu`: admission watches the processors this process and its children
+        use (False in a live worker: the front watches the whole tree)."""
         self._db = db
         self.bus = ConsoleBus()
         self.peers: PeerRegistry[CandidatePeer] = PeerRegistry()
@@ -107,6 +123,7 @@ class LiveHub:
             analysis_fps=settings.analysis_fps,
             still_analysis_fps=settings.still_analysis_fps,
             stream_lost_grace=settings.stream_lost_grace_seconds,
+            screen_share_grace=settings.screen_share_grace_seconds,
             analyzer=AnalyzerSettings(identity_interval=settings.identity_interval_seconds),
             analysis=self.analysis,
             counters=self.counters,
@@ -114,23 +131,30 @@ class LiveHub:
         )
         self._closing: set[asyncio.Task[None]] = set()
         self.loop_lag = LoopLag()
-        self.loop_lag.start()
         busy = self.analysis.busy
-        self.analysis_load = AnalysisLoad(lambda: busy.seconds, self.analysis.capacity)
-        self.analysis_load.start()
+        self.analysis_load = BusyShare(
+            "analysis-load", lambda: busy.seconds, self.analysis.capacity
+        )
+        budgets = [Budget("the analysers", self.analysis_load, settings.max_analysis_load)]
+        if measure_cpu:
+            cpu = BusyShare("cpu-load", ProcessTreeCpu().seconds, available_cpus())
+            budgets.append(Budget("the processors", cpu, settings.max_cpu_load))
         # ThreadPoolExecutor keeps its backlog in a private queue; without it, not measured.
         queue = getattr(self.executor, "_work_queue", None)
-        self.analysis_backlog = None if queue is None else AnalysisBacklog(queue.qsize)
-        if self.analysis_backlog is not None:
-            self.analysis_backlog.start()
+        backlog = None if queue is None else AnalysisBacklog(queue.qsize)
         self.admission = Admission(
             self.loop_lag,
             max_sessions=settings.max_live_sessions,
             max_lag=settings.max_loop_lag_seconds,
-            load=self.analysis_load,
-            max_load=settings.max_analysis_load,
-            backlog=self.analysis_backlog,
+            budgets=budgets,
+            backlog=backlog,
+            max_backlog=self.analysis.capacity,
         )
+        self._samplers: list[Sampler] = [self.loop_lag, *(b.share for b in budgets)]
+        if backlog is not None:
+            self._samplers.append(backlog)
+        for sampler in self._samplers:
+            sampler.start()
 
     def _peer_of(self, session_id: int) -> CandidatePeer | None:
         return self.peers.get(session_id)
@@ -188,6 +212,7 @@ class LiveHub:
                 reference=None if reference is None else np.frombuffer(reference, np.float32),
                 reference_crop=await self._context.blobs.get(reference_key(ref.candidate_id)),
                 fence=fence,
+                require_screen=exam.record_screen,
             )
             self._sessions[ref.session_id] = live
             started = SessionChanged(session_id=ref.session_id, event="started")
@@ -334,10 +359,8 @@ class LiveHub:
                 logger.error("closing a live session failed", exc_info=result)
         await self.peers.close_all()
         await self._writer.close()
-        await self.loop_lag.stop()
-        await self.analysis_load.stop()
-        if self.analysis_backlog is not None:
-            await self.analysis_backlog.stop()
+        for sampler in self._samplers:
+            await sampler.stop()
         self.bus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.analysis.close()

@@ -194,7 +194,7 @@ class LiveStats(_Model):
     """The worst event-loop lateness over the last 5 s (`live.admission.LoopLag`)."""
     analysis_load: float
     """The analysers' busy share of their capacity over the last 5 s (the busiest worker's
-    with several; `live.admission.AnalysisLoad`)."""
+    with several; `live.admission.BusyShare`)."""
     offers_refused: int
     """New live candidates refused so far because the server was at its limit."""
     analyses: int

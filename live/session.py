@@ -33,6 +33,7 @@ from live.messages import Overlay, ProctorMessage, SessionChanged, SessionEvent
 from live.page_events import observations_from_page
 from live.protocol import OfferAnswer
 from live.recording import AttemptRecording
+from live.screen_watch import ScreenWatch
 from live.thumbnail import Thumbnail
 from media.audio import AudioSampler
 from media.constraints import CaptureProfile
@@ -86,6 +87,8 @@ class LiveContext:
     analysis_fps: float
     still_analysis_fps: float
     stream_lost_grace: float
+    screen_share_grace: float
+    """`live.screen_watch.ScreenWatch`'s grace before a first screen share."""
     analyzer: AnalyzerSettings
     analysis: AnalysisPlacement
     """Where frames are analysed (`live.analysis.analysis_placement`)."""
@@ -105,9 +108,11 @@ class LiveSession:
         reference: np.ndarray | None,
         reference_crop: bytes | None = None,
         fence: int | None = None,
+        require_screen: bool = False,
     ) -> None:
         """`reference_crop`: the enrolled face as JPEG, shown beside face_mismatch evidence.
-        `fence`: this node's hold on the attempt, carried by every alert it stores."""
+        `fence`: this node's hold on the attempt, carried by every alert it stores.
+        `require_screen`: the exam records the candidate's screen (`ScreenWatch`)."""
         self.session_id = session_id
         self.fence = fence
         self.exam_id = exam_id
@@ -127,6 +132,7 @@ class LiveSession:
         self._audio_sampler: AudioSampler | None = None
         self._disconnected_since: float | None = None
         self._stream_lost_reported = False
+        self._screen = ScreenWatch(context.screen_share_grace) if require_screen else None
         self._closed = False
         self._log = logging.LoggerAdapter(logger, {"session_id": session_id})
         self._ticker = spawn(self._tick_forever(), name=f"live-{session_id}-tick", logger=logger)
@@ -214,6 +220,8 @@ class LiveSession:
             await peer.close()
             raise
         self._peer, self._video, self._audio_sampler = peer, video, audio
+        if self._screen is not None:
+            self._screen.connected(peer.has_screen, time.monotonic())
         await context.peers.replace(self.session_id, peer)
         return OfferAnswer(sdp=answer.sdp, **context.profile.page_settings())
 
@@ -311,6 +319,8 @@ class LiveSession:
             await asyncio.sleep(TICK_SECONDS)
             now = time.monotonic()
             await self._check_stream(now)
+            if self._screen is not None and (changed := self._screen.observations(now)):
+                await self._observe(changed)
             await self._deliver(self._engine.tick(now))
 
     async def _deliver(self, events: list[AlertEvent]) -> list[DeliveredAlert]:

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
 from core.tasks import cancel_and_wait, spawn
-from live.admission import Admission, LoopLag
+from live.admission import Admission, Budget, BusyShare, LoopLag, ProcessTreeCpu, available_cpus
 from live.analysis import limit_blas_threads
 from live.bus import ConsoleBus
 from live.counters import HistogramOut
@@ -100,10 +100,13 @@ class WorkerHub(Router[LiveWorker]):
         self._closing = False
         self._restarts = 0
         self.loop_lag = LoopLag()
+        # The whole tree's processors here; each worker watches its own analysers.
+        self.cpu_load = BusyShare("cpu-load", ProcessTreeCpu().seconds, available_cpus())
         self.admission = Admission(
             self.loop_lag,
             max_sessions=settings.max_live_sessions,
             max_lag=settings.max_loop_lag_seconds,
+            budgets=[Budget("the processors", self.cpu_load, settings.max_cpu_load)],
         )
 
     @property
@@ -123,6 +126,7 @@ class WorkerHub(Router[LiveWorker]):
             await self.close()
             raise
         self.loop_lag.start()
+        self.cpu_load.start()
         self._relays = [
             spawn(self._relay(worker), name=f"relay-{worker.index}", logger=logger)
             for worker in self._workers
@@ -266,6 +270,7 @@ class WorkerHub(Router[LiveWorker]):
         for relay in self._relays:
             await cancel_and_wait(relay)
         await self.loop_lag.stop()
+        await self.cpu_load.stop()
         self._bus.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -43,7 +43,8 @@ async def _serve(settings: Settings, socket_path: str) -> None:
     parent = os.getppid()
     engine = create_engine(settings.resolved_database_url)
     db = session_factory(engine)
-    hub = LiveHub(settings, db, blob_store(settings.data_dir, settings.clustered, db))
+    blobs = blob_store(settings.data_dir, settings.clustered, db)
+    hub = LiveHub(settings, db, blobs, measure_cpu=False)  # the front measures the tree
     app = web.Application(client_max_size=settings.max_body_bytes)
     serve_rpc(app, hub.ask, hub.bus)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -148,6 +148,11 @@ class CandidatePeer:
         """True while the page's "proctor" data channel is open."""
         return self._channel is not None and self._channel.readyState == "open"
 
+    @property
+    def has_screen(self) -> bool:
+        """The offer carried a second video track: the screen (once `accept_offer` ran)."""
+        return self._tracks_of_kind.get("video", 0) >= 2
+
     async def accept_offer(self, sdp: str, type: str) -> RTCSessionDescription:
         """Check the page's offer and return the complete answer (all candidates included).
 

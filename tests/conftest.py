@@ -64,7 +64,7 @@ def redis_server() -> Iterator[Redis]:
 
 @pytest.fixture
 def database(request: pytest.FixtureRequest) -> str:
-    """"sqlite" (the default) or "postgresql" for the modules in `BOTH_DATABASES`."""
+    """ "sqlite" (the default) or "postgresql" for the modules in `BOTH_DATABASES`."""
     return str(getattr(request, "param", "sqlite"))
 
 
@@ -94,6 +94,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # late now and then; admission by loop lag is tested on its own (test_live_admission).
         max_loop_lag_seconds=10.0,
         max_analysis_load=5.0,  # admission by load too: tests/test_live_admission.py
+        max_cpu_load=5.0,
     )
 
 

@@ -43,6 +43,9 @@ class ServerProcess:
             "PROCTOR_ADMIN_USERNAME": ADMIN[0],
             "PROCTOR_ADMIN_PASSWORD": ADMIN[1],
             "PROCTOR_ICE_HOSTS": host,
+            # Tests share the machine with the browser and each other: admission by the
+            # processors' share is tested on its own (tests/test_live_admission.py).
+            "PROCTOR_MAX_CPU_LOAD": "5",
             **env,
         }
         self.log = data_dir.parent / f"server-{self.port}.log"
