@@ -21,9 +21,10 @@ from tests.conftest import Api
 pytestmark = pytest.mark.webrtc
 
 # Times in seconds of the clip. Thresholds are shortened per exam so the scenario runs in
-# about 12 s: that is the feature (rules_overrides), not a test-only path.
-# face_mismatch keeps the normal preset's rule: 3 mismatching checks over 2 s.
-SCENE = ((0, 3, "candidate"), (3, 6, "empty"), (6, 8, "two_faces"), (8, 12, "other_person"))
+# about 15 s: that is the feature (rules_overrides), not a test-only path.
+# face_mismatch keeps the normal preset's rule: 3 mismatching checks over 2 s; the other
+# person's still picture is checked about once a second, so 7 s leave room on a busy machine.
+SCENE = ((0, 3, "candidate"), (3, 6, "empty"), (6, 8, "two_faces"), (8, 15, "other_person"))
 RULES = {
     "no_face": {"start_after": 1.0},
     "multiple_faces": {"start_after": 0.5},
@@ -51,7 +52,7 @@ async def enrolled_candidate_with_session(api: Api, rules: dict[str, Any]) -> tu
 async def test_clip_raises_the_expected_alerts_on_the_data_channel_and_in_history(api: Api) -> None:
     token, session_id = await enrolled_candidate_with_session(api, RULES)
     track = ClipVideoTrack(Clip(SCENE, fps=15))
-    samples, rate = speech(12.0)
+    samples, rate = speech(15.0)
     client = CandidateClient(track, WavAudioTrack(samples, rate))
     try:
         answer = await api.ok(
@@ -68,11 +69,15 @@ async def test_clip_raises_the_expected_alerts_on_the_data_channel_and_in_histor
         messages: list[dict[str, Any]] = []
 
         async def read_until(done: Any, seconds: float) -> None:
-            async with asyncio.timeout(seconds):
-                while not done():
-                    message = json.loads(await client.received.get())
-                    messages.append(message)
-                    arrivals.setdefault((message["kind"], message["state"]), time.monotonic())
+            try:
+                async with asyncio.timeout(seconds):
+                    while not done():
+                        message = json.loads(await client.received.get())
+                        messages.append(message)
+                        arrivals.setdefault((message["kind"], message["state"]), time.monotonic())
+            except TimeoutError:
+                stats = await api.ok("GET", "/api/stats/live", await api.admin())
+                raise AssertionError(f"after {seconds} s: {sorted(arrivals)}; {stats}") from None
 
         await read_until(lambda: all((k, "started") in arrivals for k in EXPECTED), 25)
         assert track._start is not None
