@@ -22,7 +22,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -360,6 +360,13 @@ async def finalise_recording(
     return row
 
 
+_MERGES = ThreadPoolExecutor(2, thread_name_prefix="recording-merge")
+"""Merges run here, not in the default executor: a merge thread waits for the event loop to
+read each part (`blobs.get`), which the file store does in the default executor, so merges
+there could hold every one of its threads and wait forever (23 attempts submitted at once
+did). Two at a time also bounds the disk and memory a burst of submissions takes."""
+
+
 async def _merge(blobs: BlobStore, keys: list[str], target_key: str) -> MergedFile:
     """Merged in a thread, reading one part at a time (an hour is ~50 MB: not all in memory)."""
     loop = asyncio.get_running_loop()
@@ -372,6 +379,6 @@ async def _merge(blobs: BlobStore, keys: list[str], target_key: str) -> MergedFi
 
     with tempfile.TemporaryDirectory(prefix="proctor-merge-") as scratch:
         target = Path(scratch) / "merged.webm"
-        merged = await asyncio.to_thread(merge_segments, parts(), target)
+        merged = await loop.run_in_executor(_MERGES, merge_segments, parts(), target)
         await blobs.put_file(target_key, target)
     return merged

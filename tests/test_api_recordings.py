@@ -4,7 +4,9 @@ segments (its process stopped) is merged on first request."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +15,10 @@ from sqlalchemy import update
 
 from api.services import SERVICES, Services
 from auth.media import MEDIA_COOKIE
+from live.recording import finalise_recording
 from media.encoded import is_vp8_keyframe
 from media.webm import Block, mux_segment
-from storage.models import ExamSession, utcnow
+from storage.models import ExamSession, RecordingStatus, utcnow
 from storage.recordings import open_recording, segment_key
 from tests.clips import Clip, encode_vp8
 from tests.conftest import Api
@@ -138,3 +141,21 @@ async def test_staff_play_a_recording_by_ranges_and_nobody_else_gets_it(api: Api
         "proctor1",
     ]
     assert audit["entries"][0]["exam_id"] == exam_id
+
+
+async def test_a_merge_needs_no_thread_of_the_default_executor(api: Api) -> None:
+    """At the end of an exam every attempt's recording is merged at once. A merge waits for
+    the event loop to read each segment, which the file store does in the default executor:
+    merges running there took all its threads and waited for one forever."""
+    _, _, _, session_id = await exam_with_candidate(api)
+    length = await recorded_in_segments(api, session_id)
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(1))  # as if the others were all busy
+    try:
+        services = services_of(api)
+        merging = finalise_recording(services.db, services.blobs, session_id, "camera")
+        row = await asyncio.wait_for(merging, 30)
+    finally:
+        loop.set_default_executor(ThreadPoolExecutor())
+    assert row is not None and row.status == RecordingStatus.READY.value
+    assert abs(row.duration_s - length) < 0.3
