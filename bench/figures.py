@@ -36,6 +36,12 @@ def slope_per_minute(points: Sequence[tuple[float, float]]) -> float | None:
     return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
 
 
+def _summary(rates: list[float]) -> dict[str, float] | None:
+    if not rates:
+        return None
+    return {"median": statistics.median(rates), "min": min(rates), "count": len(rates)}
+
+
 def _session_rates(
     first: dict[str, Any], last: dict[str, Any], sessions: list[int]
 ) -> tuple[int, list[float], list[float]]:
@@ -57,6 +63,25 @@ def _session_rates(
         # Servers before the still-picture test did not count repeats.
         repeats.append((b.get("frames_repeated", 0) - a.get("frames_repeated", 0)) / seconds)
     return received, rates, repeats
+
+
+def _live_rates(polls: list[Sample], sessions: list[int], min_seconds: float = 10.0) -> list[float]:
+    """Analyses a second of each session that was live for at least `min_seconds` of the
+    window, over its own span (from the first poll that shows it to the last): candidates
+    admitted late are measured while they were watched, refused ones not at all."""
+    spans: dict[int, tuple[float, int, float, int]] = {}
+    for poll in polls:
+        assert poll.stats is not None
+        for s in poll.stats["sessions"]:
+            sid, now, analysed = s["session_id"], poll.stats["now"], s["frames_analysed"]
+            start = spans.get(sid, (now, analysed, now, analysed))
+            spans[sid] = (start[0], start[1], now, analysed)
+    wanted = set(sessions)
+    return [
+        (last - first) / (until - since)
+        for sid, (since, first, until, last) in spans.items()
+        if sid in wanted and until - since >= min_seconds
+    ]
 
 
 def _latencies(polls: list[Sample]) -> tuple[list[float], list[int]]:
@@ -99,6 +124,7 @@ def live_figures(samples: list[Sample], sessions: list[int], fps: float) -> dict
             "p05": percentile(rates, 0.05),
         },
         "analysed_rates": rates,
+        "analysed_per_live_candidate_per_s": _summary(_live_rates(polls, sessions)),
         "repeated_per_candidate_per_s": statistics.median(repeats) if repeats else None,
         "held": sum(1 for r in rates if r >= HELD_RATE * min(1.0, fps)),
         "latency_samples": len(latencies),

@@ -67,7 +67,10 @@ def fmt(value: Any, spec: str = ".2f", suffix: str = "") -> str:
 def row(result: dict[str, Any]) -> list[str]:
     w = result.get("webrtc", {})
     live = w.get("live", {})
-    rates = live.get("analysed_per_candidate_per_s", {})
+    # Per live candidate, each over its own span; older results: every candidate, whole window.
+    rates = live.get("analysed_per_live_candidate_per_s") or live.get(
+        "analysed_per_candidate_per_s", {}
+    )
     alerts = w.get("alerts", {})
     memory = w.get("memory", {})
     up = result.get("upload", {})

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from alerts.presets import PRESETS  # noqa: E402
+from core.kinds import AlertKind  # noqa: E402
 from tests.clips import VIDEO_CLOCK, Clip  # noqa: E402
 
 FPS = 15
@@ -59,12 +61,9 @@ SCENE = (
 ) + (((26, 26 + CALM, "candidate"),) if CALM > 0 else ())
 PERIOD = 26.0 + CALM
 
-# The "normal" preset, except that one mismatching identity check is enough (preset: two),
-# so that a swap is alerted after one check, as in tests/test_live_pipeline.py. Looking
-# away and talking stay on with the preset's values: they must not fire on this clip.
-RULES: dict[str, dict[str, float | int | bool]] = {
-    "face_mismatch": {"min_hits": 1},
-}
+# The "normal" preset as deployments get it (a swap needs 3 mismatching identity checks
+# over its 2 s). Looking away and talking stay on: they must not fire on this clip.
+RULES: dict[str, dict[str, float | int | bool]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +76,14 @@ class Event:
     """The rule's `start_after` for that kind under `RULES`: the earliest possible alert."""
 
 
-EVENTS = (
-    Event("no_face", 6.0, 3.0),
-    Event("multiple_faces", 14.0, 1.0),
-    Event("face_mismatch", 20.0, 0.0),
+def _start_after(kind: str) -> float:
+    """The normal preset's debounce for `kind`: the earliest its alert can come."""
+    return PRESETS["normal"][AlertKind(kind)].start_after
+
+
+EVENTS = tuple(
+    Event(kind, at, _start_after(kind))
+    for kind, at in (("no_face", 6.0), ("multiple_faces", 14.0), ("face_mismatch", 20.0))
 )
 ALERT_WINDOW = 10.0
 """An alert of the event's kind arriving up to this long after event + debounce is a hit
