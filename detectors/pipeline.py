@@ -44,10 +44,13 @@ class AnalyzerSettings:
     identity check below which the face counts as changed. Measured on real photos: the same
     face panned, darkened or downscaled stays at or above 0.93, a mirrored pose 0.63, another
     person 0.33 or less."""
-    identity_recheck: float = 1.0
+    identity_recheck: float = 0.9
     """Seconds until the next check after one that did not match (uncertain or mismatch),
     so that rules needing several mismatching checks confirm (or clear) a swap within a
-    few seconds."""
+    few seconds. Just under a second: an unchanged picture is analysed about once a second
+    (`still_analysis_fps`) with its frame's time, which may come a few frames under 1 s
+    after the last check; at 1.0 such an analysis skipped the check and the next came 2 s
+    after. At 3 samples a second the checks still come a second apart."""
     identity_min_gap: float = 1.0
     """Least seconds between two identity checks, so that two similar faces swapping the
     main place between frames cannot make every frame pay for one; a trigger inside the

@@ -160,9 +160,9 @@ def test_face_mismatch_needs_three_mismatching_checks_in_a_row_over_two_seconds(
 
 def test_face_mismatch_checks_in_a_burst_are_not_enough_without_the_time() -> None:
     e = engine()
-    burst = [Observation(K.FACE_MISMATCH, True, t, 0.9) for t in (0.0, 0.5, 1.0, 1.5)]
-    assert run(e, burst) == []  # four hits, but over 1.5 s of the 2 s the rule wants
-    [started] = e.feed(Observation(K.FACE_MISMATCH, True, 2.0, 0.9))
+    burst = [Observation(K.FACE_MISMATCH, True, t, 0.9) for t in (0.0, 0.4, 0.8, 1.2)]
+    assert run(e, burst) == []  # four hits, but over 1.2 s of the 1.5 s the rule wants
+    [started] = e.feed(Observation(K.FACE_MISMATCH, True, 1.6, 0.9))
     assert started.started_at == 0.0
 
 

@@ -35,7 +35,7 @@ def test_default_is_normal_with_the_documented_numbers() -> None:
     assert book[K.NO_FACE].start_after == 3
     assert book[K.MULTIPLE_FACES].start_after == 1
     assert book[K.FACE_MISMATCH].min_hits == 3
-    assert book[K.FACE_MISMATCH].start_after == 2
+    assert book[K.FACE_MISMATCH].start_after == 1.5
     assert (book.identity.match_at_most, book.identity.mismatch_above) == (0.5, 0.65)
     assert book[K.LOOKING_AWAY].start_after == 4
     assert book[K.TALKING].start_after == 3

@@ -186,7 +186,7 @@ def test_swap_in_place_is_checked_at_once_and_rechecked_until_it_matches(
     def frame(content: str, i: int) -> np.ndarray:
         return live(np.roll(still(content), (i % 5) - 2, axis=1), i)
 
-    analyzer = FrameAnalyzer(obama_reference)  # defaults: a 30 s floor, 1 s recheck
+    analyzer = FrameAnalyzer(obama_reference)  # defaults: a 30 s floor, 0.9 s recheck
     sequence = ["candidate"] * 20 + ["other_person"] * 12 + ["candidate"] * 10
     results = [analyzer.analyze(frame(c, i), i * 0.5) for i, c in enumerate(sequence)]
     ran = {i: r.identity_distance for i, r in enumerate(results) if r.identity_distance}
